@@ -1,0 +1,1 @@
+"""nnconform's checks: the conformance suite and the ``nnconform`` command line."""

@@ -1,0 +1,218 @@
+"""The activations of the reference against ground truth that does not come from it:
+scipy.special (expit, erf, softmax, log_softmax, logsumexp), numerical integration
+(scipy.integrate.quad), closed forms, and central finite differences for every backward."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+from reference import activations as act
+from tests.gradcheck import assert_backward_matches_fd
+
+
+def away_from(x: np.ndarray, kinks, margin: float = 1e-2) -> np.ndarray:
+    """Move the points of x that lie within ``margin`` of a kink out by 2·margin, so that
+    central differences never straddle a kink."""
+    for k in kinks:
+        near = np.abs(x - k) < margin
+        x = np.where(near, k + np.where(x >= k, 2, -2) * margin, x)
+    return x
+
+
+# --- forward values against independent implementations ----------------------------------
+
+
+def test_sigmoid_equals_scipy_expit_and_never_overflows():
+    x = np.concatenate([np.linspace(-50, 50, 1001), [-1e4, -745.0, 745.0, 1e4]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow in exp would raise here
+        y = act.sigmoid(x)
+    np.testing.assert_allclose(y, special.expit(x), rtol=1e-15, atol=1e-300)  # denormals
+    assert y[-4] == 0.0 and y[-1] == 1.0
+
+
+def test_sigmoid_derivative_peaks_at_a_quarter_at_zero():
+    x = np.linspace(-10, 10, 20001)  # contains 0 exactly
+    d = act.sigmoid_backward(x, np.ones_like(x))
+    assert d.max() == pytest.approx(0.25, abs=1e-15)
+    assert x[d.argmax()] == 0.0
+
+
+def test_tanh_equals_its_exponential_definition():
+    x = np.linspace(-5, 5, 101)
+    definition = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+    np.testing.assert_allclose(act.tanh(x), definition, rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize(
+    ("name", "definition"),
+    [
+        ("relu", lambda x: np.array([max(0.0, v) for v in x])),
+        ("leaky_relu", lambda x: np.array([v if v >= 0 else 0.01 * v for v in x])),
+        ("elu", lambda x: np.array([v if v > 0 else np.exp(v) - 1 for v in x])),
+        ("relu6", lambda x: np.array([min(max(0.0, v), 6.0) for v in x])),
+        (
+            "selu",
+            lambda x: (
+                1.0507009873554805
+                * np.array([v if v > 0 else 1.6732632423543772 * (np.exp(v) - 1) for v in x])
+            ),
+        ),
+        ("softplus", lambda x: np.log1p(np.exp(x))),
+    ],
+)
+def test_piecewise_activations_equal_their_catalogue_formula(name, definition):
+    x = np.linspace(-8, 9, 171)
+    np.testing.assert_allclose(getattr(act, name)(x), definition(x), rtol=1e-13, atol=1e-15)
+
+
+def test_prelu_uses_one_slope_per_channel_on_axis_1():
+    x = np.array([[[-1.0, 2.0]], [[-3.0, -4.0]]]).repeat(3, axis=1)  # (N=2, C=3, L=2)
+    a = np.array([0.1, 0.2, 0.3])
+    y = act.prelu(x, a)
+    for c in range(3):
+        np.testing.assert_allclose(y[:, c], np.where(x[:, c] >= 0, x[:, c], a[c] * x[:, c]))
+    np.testing.assert_allclose(act.prelu(x, [0.25]), act.leaky_relu(x, alpha=0.25))
+
+
+def test_softplus_is_stable_at_extreme_inputs():
+    x = np.array([-1e4, -800.0, 800.0, 1e4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = act.softplus(x)
+    np.testing.assert_allclose(y, [0.0, np.exp(-800.0), 800.0, 1e4], rtol=1e-15)
+
+
+def test_selu_keeps_mean_zero_and_variance_one_of_a_standard_normal_input():
+    def moment(k: int) -> float:
+        integrand = lambda z: float(act.selu(np.array(z))) ** k * np.exp(-z * z / 2)  # noqa: E731
+        total = sum(
+            integrate.quad(integrand, lo, hi, epsabs=1e-13)[0]
+            for lo, hi in [(-np.inf, 0.0), (0.0, np.inf)]
+        )  # split at the kink
+        return total / np.sqrt(2 * np.pi)
+
+    mean, second = moment(1), moment(2)
+    assert mean == pytest.approx(0.0, abs=1e-6)
+    assert second - mean**2 == pytest.approx(1.0, abs=1e-6)
+
+
+def test_gelu_erf_equals_x_times_the_normal_cdf_by_integration():
+    x = np.linspace(-6, 6, 49)
+    cdf = np.array(
+        [
+            integrate.quad(lambda z: np.exp(-z * z / 2) / np.sqrt(2 * np.pi), -np.inf, v)[0]
+            for v in x
+        ]
+    )
+    np.testing.assert_allclose(act.gelu(x, variant="erf"), x * cdf, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        act.gelu(x, variant="erf"),
+        x * 0.5 * (1 + special.erf(x / np.sqrt(2))),
+        rtol=1e-14,
+        atol=1e-16,
+    )
+
+
+def test_gelu_variants_differ_by_at_most_4_8e_4():
+    x = np.linspace(-10, 10, 200001)
+    gap = np.abs(act.gelu(x, variant="tanh") - act.gelu(x, variant="erf")).max()
+    assert 4.0e-4 < gap < 4.8e-4  # the bound is tight: the variants are distinguishable
+
+
+@pytest.mark.parametrize(("N", "worst"), [(5, 0.017), (10, 0.0106), (20, 0.0106)])
+def test_softplus_sum_approximates_softplus_below_n_minus_5(N, worst):
+    x = np.linspace(-20, N - 5, 20001)
+    error = np.abs(act.softplus_sum(x, N=N) - act.softplus(x)).max()
+    assert error < 0.02
+    assert error == pytest.approx(worst, abs=5e-4)
+
+
+def test_softmax_and_log_softmax_equal_scipy():
+    z = np.random.default_rng(0).normal(scale=5, size=(7, 11))
+    for axis in (0, 1, -1):
+        np.testing.assert_allclose(
+            act.softmax(z, axis=axis), special.softmax(z, axis=axis), rtol=1e-13
+        )
+        np.testing.assert_allclose(
+            act.log_softmax(z, axis=axis), special.log_softmax(z, axis=axis), rtol=1e-13, atol=1e-13
+        )
+        np.testing.assert_allclose(
+            act.log_softmax(z, axis=axis),
+            z - special.logsumexp(z, axis=axis, keepdims=True),
+            rtol=1e-13,
+            atol=1e-13,
+        )
+
+
+def test_softmax_is_invariant_to_a_shift_and_finite_at_logits_of_1e4():
+    z = np.array([[1e4, -1e4, 0.0, 1e4 - 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, logy = act.softmax(z), act.log_softmax(z)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(logy[:, [0, 3]]))
+    np.testing.assert_allclose(y, special.softmax(z, axis=-1), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(logy, special.log_softmax(z, axis=-1), rtol=1e-13)
+    w = np.random.default_rng(1).normal(size=(3, 5))
+    np.testing.assert_allclose(act.softmax(w + 123.25), act.softmax(w), rtol=1e-13)
+
+
+# --- every backward against central finite differences -----------------------------------
+
+KINKS = {"relu": [0.0], "leaky_relu": [0.0], "elu": [0.0], "relu6": [0.0, 6.0], "selu": [0.0]}
+ELEMENTWISE = [
+    ("sigmoid", {}),
+    ("tanh", {}),
+    ("relu", {}),
+    ("leaky_relu", {"alpha": 0.1}),
+    ("elu", {"alpha": 1.3}),
+    ("relu6", {}),
+    ("selu", {}),
+    ("gelu", {"variant": "tanh"}),
+    ("gelu", {"variant": "erf"}),
+    ("softplus", {}),
+    ("softplus_sum", {"N": 7}),
+    ("softmax", {"axis": -1}),
+    ("softmax", {"axis": 0}),
+    ("log_softmax", {"axis": -1}),
+    ("log_softmax", {"axis": 0}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ELEMENTWISE)
+def test_backward_matches_central_differences(name, kwargs, rng):
+    x = away_from(rng.normal(scale=3.0, size=(4, 5)) + 2.0, KINKS.get(name, []))
+    forward, backward = getattr(act, name), getattr(act, f"{name}_backward")
+    assert_backward_matches_fd(
+        lambda x: forward(x, **kwargs), lambda x, dy: backward(x, dy, **kwargs), (x,), rng=rng
+    )
+
+
+@pytest.mark.parametrize("a", [np.array([0.2]), np.array([0.1, -0.3, 0.5])])
+def test_prelu_backward_matches_central_differences_in_x_and_a(a, rng):
+    x = away_from(rng.normal(size=(4, 3, 2, 2)), [0.0])
+    assert_backward_matches_fd(act.prelu, act.prelu_backward, (x, a), wrt=(0, 1), rng=rng)
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+def test_bad_input_raises_a_clear_error():
+    with pytest.raises(ValueError, match=r"alpha must be finite, got nan"):
+        act.leaky_relu([1.0], alpha=float("nan"))
+    with pytest.raises(TypeError, match=r"alpha must be a real number, got '0.1'"):
+        act.elu([1.0], alpha="0.1")
+    with pytest.raises(ValueError, match=r"variant must be one of 'tanh', 'erf', got 'exact'"):
+        act.gelu([1.0], variant="exact")
+    with pytest.raises(ValueError, match=r"shapes must match, got x \(3,\), dy \(2,\)"):
+        act.sigmoid_backward(np.zeros(3), np.zeros(2))
+    with pytest.raises(TypeError, match=r"x must be a numeric array, got a string"):
+        act.relu("1.0")
+    with pytest.raises(ValueError, match=r"a must hold 1 slope or one per channel"):
+        act.prelu(np.zeros((2, 3)), np.zeros(2))
+    with pytest.raises(ValueError, match=r"N must be at least 1, got 0"):
+        act.softplus_sum([0.0], N=0)
+    with pytest.raises(ValueError, match=r"axis must be in \[-2, 2\)"):
+        act.softmax(np.zeros((2, 2)), axis=2)
