@@ -17,6 +17,7 @@ __all__ = [
     "as_array",
     "choice",
     "finite",
+    "generator",
     "integer",
     "interval",
     "keep_probability",
@@ -53,6 +54,16 @@ def as_array(name: str, x: Any, *, ndim: int | Iterable[int] | None = None) -> n
                 f"{name} must have {shown} dimensions, got shape {array.shape} ({array.ndim})"
             )
     return np.array(array, dtype=np.float64)
+
+
+def generator(rng: Any) -> np.random.Generator:
+    """Randomness must come in explicitly, as a numpy Generator (never the global state)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            "rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)), "
+            f"got {type(rng).__name__}"
+        )
+    return rng
 
 
 def same_shape(**arrays: np.ndarray) -> None:

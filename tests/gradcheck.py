@@ -16,18 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-
-def directional_derivative(
-    f: Callable, args: Sequence, index: int, direction: np.ndarray, dy: np.ndarray, h: float = 1e-5
-) -> float:
-    """⟨dy, ∂f/∂args[index] · direction⟩ by central differences."""
-
-    def at(step: float) -> np.ndarray:
-        moved = list(args)
-        moved[index] = np.asarray(args[index], dtype=np.float64) + step * direction
-        return np.asarray(f(*moved), dtype=np.float64)
-
-    return float(np.sum(dy * (at(h) - at(-h))) / (2 * h))
+from checks.gradients import central_difference as directional_derivative
 
 
 def assert_backward_matches_fd(

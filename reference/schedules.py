@@ -1,0 +1,143 @@
+"""Learning-rate schedules η_t: functions of the step count t = 1, 2, … (t = 1 is the first step).
+
+Each takes an integer ``t`` ≥ 1 or an array of them and returns a float or a float array of the
+same shape, so that ``lr=schedule(np.arange(1, steps + 1), ...)`` gives ``trajectory`` one
+learning rate per step.
+
+Sources (catalogue section 4; seeds by file number):
+    001  a constant learning rate.
+    002  learning-rate decay and warm-up (Hung-yi Lee, "Learning Rate Scheduling").
+    002  the Transformer's warm-up: Vaswani et al., "Attention Is All You Need", NIPS 2017, eq. 3.
+    nanoGPT ``get_lr`` (Karpathy): linear warm-up, then cosine decay, phase by phase.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from reference._validate import choice, integer, interval, nonnegative, positive
+
+__all__ = ["constant", "decay", "noam", "warmup"]
+
+
+def _steps(t: Any) -> tuple[np.ndarray, bool]:
+    """``t`` as a float64 array of whole step counts ≥ 1, and whether it was a scalar."""
+    if isinstance(t, bool | np.bool_) or not (
+        isinstance(t, numbers.Real) or isinstance(t, np.ndarray | list | tuple)
+    ):
+        raise TypeError(
+            f"t must be an integer step count >= 1 or an array of them, got {t!r} "
+            f"({type(t).__name__})"
+        )
+    array = np.asarray(t)
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"t must hold integer step counts, got dtype {array.dtype}")
+    if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+        raise ValueError(f"t must hold whole step counts (1, 2, ...), got {t!r}")
+    if array.size and array.min() < 1:
+        raise ValueError(f"t must be at least 1 (the first step), got {array.min()}")
+    return array.astype(np.float64), array.ndim == 0
+
+
+def _out(values: np.ndarray, scalar: bool) -> float | np.ndarray:
+    return float(values) if scalar else values
+
+
+def constant(t, *, lr: float) -> float | np.ndarray:
+    """η_t = η   (seed 001)."""
+    t, scalar = _steps(t)
+    return _out(np.full(t.shape, positive("lr", lr)), scalar)
+
+
+def decay(
+    t,
+    *,
+    lr: float,
+    kind: str = "step",
+    gamma: float,
+    step_size: int | None = None,
+) -> float | np.ndarray:
+    """Learning-rate decay   (seed 002), η_1 = lr on the first step:
+
+        step          lr·γ^⌊(t − 1)/step_size⌋     (PyTorch StepLR; γ ∈ (0, 1])
+        exponential   lr·γ^(t − 1)                 (PyTorch ExponentialLR; γ ∈ (0, 1])
+        inverse_time  lr/(1 + γ(t − 1))            (Keras InverseTimeDecay, decay_steps = 1)
+
+    Warning: PyTorch's schedulers and Keras count from 0 (the learning rate before any
+    ``scheduler.step()``); their epoch/step e is t − 1 here.
+    """
+    t, scalar = _steps(t)
+    lr = positive("lr", lr)
+    kind = choice("kind", kind, ("step", "exponential", "inverse_time"))
+    if kind == "inverse_time":
+        gamma = nonnegative("gamma", gamma)
+        return _out(lr / (1.0 + gamma * (t - 1.0)), scalar)
+    gamma = interval("gamma", gamma, 0.0, 1.0, closed="right")
+    if kind == "exponential":
+        return _out(lr * gamma ** (t - 1.0), scalar)
+    if step_size is None:
+        raise ValueError("step_size must be given for kind='step' (steps between decays)")
+    step_size = integer("step_size", step_size, minimum=1)
+    return _out(lr * gamma ** np.floor((t - 1.0) / step_size), scalar)
+
+
+def warmup(
+    t,
+    *,
+    lr: float,
+    warmup: int,
+    then: str = "inverse_sqrt",
+    total: int | None = None,
+) -> float | np.ndarray:
+    """Linear warm-up to ``lr`` over ``warmup`` steps, then a decay   (seed 002; nanoGPT):
+
+        t ≤ warmup           lr·t/warmup
+        then inverse_sqrt    lr·√(warmup/t)
+             linear          lr·(total − t)/(total − warmup), 0 after ``total``
+             cosine          lr·(1 + cos(π(t − warmup)/(total − warmup)))/2, 0 after ``total``
+
+    Every form is continuous, equal to lr at t = warmup. ``total`` (the last step) is needed
+    by linear and cosine only.
+
+    Warning: nanoGPT's ``get_lr`` counts from 0 and warms up as lr·(it + 1)/(warmup + 1), and
+    decays to ``min_lr`` rather than 0.
+    """
+    t, scalar = _steps(t)
+    lr = positive("lr", lr)
+    warmup = integer("warmup", warmup, minimum=1)
+    then = choice("then", then, ("inverse_sqrt", "linear", "cosine"))
+    if then != "inverse_sqrt" or total is not None:
+        if total is None:
+            raise ValueError(f"total must be given for then={then!r} (the step where lr is 0)")
+        total = integer("total", total, minimum=warmup + 1)
+    # 1. linear warm-up
+    rising = lr * t / warmup
+    # 2. the decay after it
+    if then == "inverse_sqrt":
+        falling = lr * np.sqrt(warmup / t)
+    else:
+        progress = np.clip((t - warmup) / (total - warmup), 0.0, 1.0)  # 0 → 1
+        if then == "linear":
+            falling = lr * (1.0 - progress)
+        else:
+            falling = lr * 0.5 * (1.0 + np.cos(np.pi * progress))
+    return _out(np.where(t <= warmup, rising, falling), scalar)
+
+
+def noam(t, *, d_model: int, warmup: int = 4000) -> float | np.ndarray:
+    """η_t = d_model^−0.5 · min(t^−0.5, t · warmup^−1.5)   (seed 002; Vaswani et al. 2017, eq. 3).
+
+    Linear in t up to t = warmup, then ∝ 1/√t: the two meet, and η peaks, at t = warmup.
+
+    Warning: some implementations (The Annotated Transformer, fairseq) multiply by a
+    ``factor`` and count from 0 (then guard t = 0); this is the paper's form with factor 1.
+    """
+    t, scalar = _steps(t)
+    d_model = integer("d_model", d_model, minimum=1)
+    warmup = integer("warmup", warmup, minimum=1)
+    return _out(d_model**-0.5 * np.minimum(t**-0.5, t * warmup**-1.5), scalar)
