@@ -1,1 +1,4 @@
-"""nnconform's checks: the conformance suite and the ``nnconform`` command line."""
+"""nnconform's conformance checks: a pytest suite with a plugin, run against any target.
+
+nnconform check --target torch          (or: pytest --pyargs checks --target torch)
+"""

@@ -1,16 +1,25 @@
 """The ``nnconform`` command line.
 
     nnconform catalogue [--json] [--family NAME]   the catalogue with the reference's coverage
+    nnconform check [--target NAME|module:attr] [--device cpu|cuda] [--profile quick|ci|thorough]
+                    [-k EXPR] [-n WORKERS] [--json PATH] [--junit-xml PATH] [--xfails FILE]
+                    [--strict] [--seed N]          the conformance checks (a pytest run)
 
-Exit status: 0 on success, 2 on a usage error (argparse's convention).
+Exit status: 0 on success (no check failed), 1 when a check failed, 2 on a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
 
 from reference.registry import FAMILIES, REGISTRY, Entry, resolve
 
@@ -60,6 +69,72 @@ def _catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_target() -> str:
+    """torch when it is installed, else the reference."""
+    return "torch" if importlib.util.find_spec("torch") is not None else "reference"
+
+
+def _check(args: argparse.Namespace) -> int:
+    from checks.plugin import CHECKS_DIR
+    from checks.targets import TargetError, load_target
+
+    target = args.target or _default_target()
+    try:
+        load_target(target, device=args.device)  # fail here, in one line, not in pytest
+    except TargetError as error:
+        print(f"nnconform check: error: {error}", file=sys.stderr)
+        return 2
+    argv = [
+        str(CHECKS_DIR),
+        f"--rootdir={CHECKS_DIR}",
+        "--override-ini=addopts=",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--target={target}",
+        f"--device={args.device}",
+        f"--profile={args.profile}",
+    ]
+    if args.k:
+        argv += ["-k", args.k]
+    if args.n is not None:
+        argv += ["-n", str(args.n)]
+    if args.xfails:
+        argv += [f"--xfails={args.xfails}"]
+    if args.strict:
+        argv += ["--strict-variants"]
+    if args.seed is not None:
+        argv += [f"--hypothesis-seed={args.seed}"]
+    if args.json:
+        argv += [f"--nnconform-json={args.json}"]
+    with _whole_file(args.junit_xml) as junit:
+        if junit:
+            argv += [f"--junit-xml={junit}"]
+        status = pytest.main(argv)
+    if status in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return int(status)
+    if status == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print(f"nnconform check: error: no check matches -k {args.k!r}", file=sys.stderr)
+    return 2
+
+
+@contextlib.contextmanager
+def _whole_file(path: str | None):
+    """A temporary path beside ``path``, renamed onto it at the end only if it was written:
+    the file appears whole or not at all."""
+    if path is None:
+        yield None
+        return
+    final = Path(path)
+    temporary = final.with_name(f".{final.name}.tmp")
+    try:
+        yield str(temporary)
+        if temporary.exists():
+            os.replace(temporary, final)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnconform",
@@ -70,12 +145,41 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue.add_argument("--json", action="store_true", help="print a JSON list instead")
     catalogue.add_argument("--family", choices=FAMILIES, help="only this family")
     catalogue.set_defaults(run=_catalogue)
+
+    check = commands.add_parser(
+        "check",
+        help="run the conformance checks against a target",
+        description="Run the conformance checks against a target. Exit 0 when no check fails, "
+        "1 when one does, 2 on a usage error.",
+    )
+    check.add_argument(
+        "--target",
+        help="reference, torch, or module:attr (default: torch when installed, else reference)",
+    )
+    check.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    check.add_argument("--profile", default="ci", choices=("quick", "ci", "thorough"))
+    check.add_argument("-k", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
+    check.add_argument("-n", metavar="WORKERS", help="spread the checks over processes")
+    check.add_argument("--json", metavar="PATH", help="write the verdicts as JSON")
+    check.add_argument("--junit-xml", metavar="PATH", help="write JUnit XML")
+    check.add_argument("--xfails", metavar="FILE", help="expected failures, one per line")
+    check.add_argument(
+        "--strict", action="store_true", help="a matched non-default variant is a failure"
+    )
+    check.add_argument("--seed", type=int, help="Hypothesis seed (ci and quick default to 0)")
+    check.set_defaults(run=_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        # The reader went away (`nnconform catalogue | head`): not an error of ours. Point
+        # stdout at devnull so that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,237 @@
+"""Named assertion helpers: every check calls its target and compares through these.
+
+A failure message reads ``out=..., but should be roughly ...``, names the algorithm, the
+function and its inputs, the worst absolute and relative error and the tolerance, and ends with
+a snippet that reproduces the call (the array-api-tests model). The helpers also feed the
+running check's verdict record (``checks.verdicts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from checks.targets import Target
+from checks.tolerances import Tolerance, tolerance
+from checks.verdicts import current
+
+__all__ = [
+    "SETTINGS",
+    "Call",
+    "CheckTimeoutError",
+    "ConformanceError",
+    "assert_close",
+    "assert_matches_variant",
+    "call",
+    "fail",
+]
+
+
+@dataclass
+class _Settings:
+    strict: bool = False  # a matched non-default variant fails
+    hung: set[str] = field(default_factory=set)  # functions that hit the time limit this check
+
+
+SETTINGS = _Settings()
+
+
+class ConformanceError(AssertionError):
+    """The target does not conform: a failed check (never an error of the suite)."""
+
+
+class CheckTimeoutError(Exception):
+    """Raised by the plugin's timer when a check runs past its time limit."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a target's function: enough to print it and to run it again."""
+
+    target: Target
+    function: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+
+    def inputs(self) -> dict[str, Any]:
+        """The inputs as JSON-friendly values: the counterexample of a verdict."""
+        named = {f"arg{i}": a for i, a in enumerate(self.args)} | dict(self.kwargs)
+        return {name: _plain(value) for name, value in named.items()}
+
+    def snippet(self) -> str:
+        lines = [
+            "import numpy as np",
+            "from checks.targets import load_target",
+            f"target = load_target({self.target.spec!r}, device={self.target.device!r})",
+        ]
+        names = []
+        for i, value in enumerate(self.args):
+            lines.append(f"arg{i} = {_literal(value)}")
+            names.append(f"arg{i}")
+        names += [f"{k}={_literal(v)}" for k, v in self.kwargs.items()]
+        lines.append(f"out = target.get({self.function!r})({', '.join(names)})")
+        return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {"dtype": value.dtype.name, "shape": list(value.shape), "data": value.tolist()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, str | int | float | bool | type(None)):
+        return value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return repr(value)
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return "(" + "".join(f"{_literal(v)}, " for v in value) + ")"
+    return repr(value)
+
+
+def fail(message: str, call: Call | None = None) -> None:
+    """Fail the running check: record the message and the counterexample, then raise."""
+    record = current()
+    if call is not None:
+        record.counterexample = {"function": call.function, "inputs": call.inputs()}
+        message = f"{message}\n\nReproduce with:\n\n{call.snippet()}\n"
+    record.message = message.strip()
+    raise ConformanceError(message)
+
+
+def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any, Call]:
+    """Run ``target.function(*args, **kwargs)``; return its output and the ``Call``.
+
+    A missing function skips the check as *unsupported*. A target that raises or runs past
+    the time limit fails the check with that message.
+    """
+    fn = target.get(function)
+    if fn is None:
+        pytest.skip(f"unsupported: target {target.name!r} has no {function}")
+    record = Call(target, function, args, kwargs)
+    if function in SETTINGS.hung:
+        fail(f"{target.name}.{function} hung on an earlier call of this check", record)
+    try:
+        return fn(*args, **kwargs), record
+    except CheckTimeoutError as timeout:
+        SETTINGS.hung.add(function)
+        fail(f"{target.name}.{function} did not return: {timeout}", record)
+    except Exception as error:  # the target's own error: a failed check, not a crash
+        fail(f"{target.name}.{function} raised {type(error).__name__}: {error}", record)
+    raise AssertionError("unreachable")
+
+
+def _errors(out: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(out.astype(np.float64) - expected)
+        diff = np.where(np.isnan(diff) & ~(np.isnan(out) & np.isnan(expected)), np.inf, diff)
+        diff = np.where(np.isnan(out) & np.isnan(expected), 0.0, diff)
+        diff = np.where(out == expected, 0.0, diff)  # equal infinities
+        rel = diff / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
+    return diff, rel
+
+
+def _check_array(out: Any, expected: np.ndarray, what: str, dtype, call: Call | None):
+    if isinstance(out, tuple | list) or (not hasattr(out, "shape") and not np.isscalar(out)):
+        fail(f"{what}: out={out!r} is not an array", call)
+    out = np.asarray(out)
+    if out.shape != expected.shape:
+        fail(f"{what}: out has shape {out.shape}, but should have shape {expected.shape}", call)
+    if dtype is not None and out.dtype != np.dtype(dtype):
+        fail(f"{what}: out has dtype {out.dtype}, but should have dtype {np.dtype(dtype)}", call)
+    if not np.issubdtype(out.dtype, np.number) and out.dtype != np.bool_:
+        fail(f"{what}: out has dtype {out.dtype}, which is not numeric", call)
+    return out
+
+
+def _show(a: np.ndarray) -> str:
+    with np.printoptions(precision=17, threshold=20, edgeitems=3, linewidth=100):
+        return repr(a) if a.ndim else repr(a.item())
+
+
+def assert_close(
+    out: Any,
+    expected: Any,
+    *,
+    what: str,
+    call: Call | None = None,
+    dtype: Any = None,
+    tol: Tolerance | None = None,
+) -> None:
+    """Assert ``out`` equals ``expected`` within the tolerance of ``dtype`` (or ``tol``):
+    same shape, the declared dtype, no NaN where the oracle has a number."""
+    expected = np.asarray(expected, dtype=np.float64)
+    out = _check_array(out, expected, what, dtype, call)
+    tol = tol or tolerance(dtype if dtype is not None else out.dtype)
+    diff, rel = _errors(out, expected)
+    current().observe(float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), tol.as_json())
+    bad = ~(diff <= tol.atol + tol.rtol * np.abs(expected))
+    if bad.any():
+        index = np.unravel_index(np.argmax(np.where(bad, diff, -1.0)), diff.shape)
+        fail(
+            f"{what}: out={_show(out)}, but should be roughly {_show(expected)}\n"
+            f"worst at index {tuple(int(i) for i in index)}: out {out[index]!r}, expected "
+            f"{expected[index]!r}; max abs err {diff.max():.3g}, max rel err {rel.max():.3g}, "
+            f"tolerance rtol={tol.rtol:g}, atol={tol.atol:g}",
+            call,
+        )
+
+
+def assert_matches_variant(
+    out: Any,
+    candidates: Mapping[str, Any],
+    *,
+    default: str,
+    what: str,
+    call: Call | None = None,
+    dtype: Any = None,
+    tol: Tolerance | None = None,
+) -> str:
+    """Find which documented variant ``out`` matches; return its name.
+
+    ``candidates`` maps each variant to the oracle's output in it. The default (the source's
+    form) wins when several match. A match of another variant passes as a *variant* verdict
+    (a failure under ``--strict``); no match fails, naming the closest variant and its error.
+    """
+    record = current()
+    record.default_variant = default
+    expected = {v: np.asarray(e, dtype=np.float64) for v, e in candidates.items()}
+    first = next(iter(expected.values()))
+    out = _check_array(out, first, what, dtype, call)
+    tol = tol or tolerance(dtype if dtype is not None else out.dtype)
+    scores = {}
+    for variant, e in expected.items():
+        diff, rel = _errors(out, e)
+        # the worst error as a multiple of what the tolerance allows: ≤ 1 means a match
+        excess = float(np.max(diff / (tol.atol + tol.rtol * np.abs(e)), initial=0.0))
+        scores[variant] = (excess, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)))
+    matched = [v for v, s in scores.items() if s[0] <= 1.0]
+    chosen = default if default in matched else (matched or [min(scores, key=scores.get)])[0]
+    record.observe(scores[chosen][1], scores[chosen][2], tol.as_json())
+    if not matched:
+        record.closest = {
+            "variant": chosen,
+            "max_abs_err": scores[chosen][1],
+            "max_rel_err": scores[chosen][2],
+        }
+        fail(
+            f"{what}: out={_show(out)} matches none of the documented variants "
+            f"({', '.join(expected)}); the closest is {chosen!r}, which gives "
+            f"{_show(expected[chosen])} (max abs err {scores[chosen][1]:.3g}, max rel err "
+            f"{scores[chosen][2]:.3g}, tolerance rtol={tol.rtol:g}, atol={tol.atol:g})",
+            call,
+        )
+    record.variant = chosen
+    if chosen != default and SETTINGS.strict:
+        fail(f"{what}: matches variant {chosen!r}, not the default {default!r} (--strict)", call)
+    return chosen

@@ -1,0 +1,366 @@
+"""The pytest plugin of the conformance suite (registered through the ``pytest11`` entry point).
+
+    pytest --pyargs checks --target torch [--device cuda] [--profile ci] [--xfails FILE]
+           [--strict-variants] [--nnconform-json PATH] [--check-timeout SECONDS]
+
+It chooses the target, loads the Hypothesis profile, marks expected failures, enforces the
+per-check time limit, turns each check's outcome into a verdict record, prints one row per
+catalogue id at the end and writes the records as JSON. It does nothing in a session that
+collects no checks (the project's own tests, for example).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import signal
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from checks.assertions import SETTINGS, CheckTimeoutError, ConformanceError
+from checks.targets import Target, TargetError, load_target
+from checks.tolerances import TOLERANCES
+from checks.verdicts import Record, open_record
+
+PROFILES = {
+    # examples per property; derandomised profiles use a fixed seed unless one is given.
+    "quick": dict(max_examples=10),
+    "ci": dict(max_examples=25),
+    "thorough": dict(max_examples=300),
+}
+TIMEOUTS = {"quick": 30.0, "ci": 60.0, "thorough": 600.0}  # seconds per check
+CI_SEED = 0
+_KEY = "nnconform"  # the user property that carries a record from a worker to the controller
+
+for _name, _values in PROFILES.items():
+    settings.register_profile(
+        f"nnconform-{_name}",
+        deadline=None,  # a slow target is not a failure; the per-check time limit catches hangs
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+        **_values,
+    )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("nnconform", "nnconform conformance checks")
+    group.addoption(
+        "--target",
+        default=os.environ.get("NNCONFORM_TARGET", "reference"),
+        help="target to check: reference, torch, or module:attr (env NNCONFORM_TARGET)",
+    )
+    group.addoption("--device", default="cpu", help="device for the target: cpu or cuda")
+    group.addoption("--profile", default="ci", choices=sorted(PROFILES), help="check profile")
+    group.addoption("--xfails", default=None, help="expected-failures file: 'pattern # reason'")
+    group.addoption(
+        "--strict-variants",
+        action="store_true",
+        help="fail a check that matches a non-default variant",
+    )
+    group.addoption("--nnconform-json", default=None, help="write the verdicts as JSON here")
+    group.addoption(
+        "--check-timeout", type=float, default=None, help="per-check time limit in seconds"
+    )
+
+
+CHECKS_DIR = Path(__file__).resolve().parent
+
+
+def _wants_checks(config: pytest.Config) -> bool:
+    """Whether the session runs the checks (``--pyargs checks``, or a path inside them)."""
+    for arg in config.args:
+        name = arg.split("::")[0]
+        if name == "checks" or name.startswith("checks."):
+            return True
+        path = Path(name).resolve()
+        if path == CHECKS_DIR or CHECKS_DIR in path.parents:
+            return True
+    return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "algorithm(id): the catalogue id a check is about")
+    config._nnconform = Session(config) if _wants_checks(config) else None
+
+
+def _is_check(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return module is not None and module.__name__.startswith("checks.")
+
+
+class Session:
+    """What a checks session knows: its target, options and records."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        option = config.option
+        try:
+            self.target: Target = load_target(option.target, device=option.device)
+        except TargetError as error:
+            raise pytest.UsageError(str(error)) from None
+        self.profile = option.profile
+        self.timeout = option.check_timeout or TIMEOUTS[self.profile]
+        seed = config.getoption("hypothesis_seed", None)
+        if seed is None and self.profile != "thorough":
+            seed = CI_SEED  # quick and ci are derandomised: the same seed unless one is given
+            from hypothesis import core
+
+            core.global_force_seed = seed
+        self.seed = seed
+        settings.load_profile(f"nnconform-{self.profile}")
+        SETTINGS.strict = option.strict_variants
+        self.xfails = _read_xfails(option.xfails) if option.xfails else []
+        self.xfail_used: set[int] = set()
+        self.records: list[dict[str, Any]] = []
+
+    def header(self) -> str:
+        t = self.target
+        return (
+            f"nnconform: target {t.name} {t.version} on {t.device} ({', '.join(t.dtypes)}), "
+            f"profile {self.profile}, hypothesis seed {self.seed}, "
+            f"time limit {self.timeout:g} s per check"
+        )
+
+
+def _read_xfails(path: str) -> list[tuple[str, str]]:
+    """Entries 'pattern  # reason', one per line; the pattern is a glob over the check's node
+    id or 'algorithm::property'. A reason is required: an expected failure must say why."""
+    entries = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise pytest.UsageError(f"cannot read --xfails {path!r}: {error}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pattern, _, reason = line.partition("#")
+        if not reason.strip():
+            raise pytest.UsageError(
+                f"{path}:{number}: entry {pattern.strip()!r} has no reason; write "
+                f"'{pattern.strip()}  # why it is expected to fail'"
+            )
+        entries.append((pattern.strip(), reason.strip()))
+    return entries
+
+
+def _algorithm(item: pytest.Item) -> str:
+    """The catalogue id of a check: its ``algorithm`` parameter, else its marker."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "algorithm" in params:
+        return params["algorithm"]
+    marker = item.get_closest_marker("algorithm")
+    return marker.args[0] if marker else item.module.__name__.rpartition("test_")[2]
+
+
+def _property(item: pytest.Item) -> str:
+    return item.originalname.removeprefix("test_") if hasattr(item, "originalname") else item.name
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = config._nnconform
+    checks = [item for item in items if _is_check(item)]
+    if session is None or not checks:
+        return
+    target = session.target
+    if target.device not in target.devices:
+        skip = pytest.mark.skip(
+            reason=f"unsupported: target {target.name!r} does not run on {target.device!r} "
+            f"(it runs on {', '.join(target.devices)})"
+        )
+        for item in checks:
+            item.add_marker(skip)
+    for item in checks:
+        names = (item.nodeid, f"{_algorithm(item)}::{_property(item)}")
+        for index, (pattern, reason) in enumerate(session.xfails):
+            if any(fnmatch.fnmatchcase(name, pattern) for name in names):
+                item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
+                session.xfail_used.add(index)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    session = config._nnconform
+    return session.header() if session else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A check that takes ``dtype`` runs once per floating dtype the target declares."""
+    session = metafunc.config._nnconform
+    if session is not None and "dtype" in metafunc.fixturenames:
+        dtypes = [d for d in session.target.dtypes if d in TOLERANCES]
+        metafunc.parametrize("dtype", dtypes)
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Target:
+    """The target under check."""
+    session = request.config._nnconform
+    if session is None:
+        pytest.skip("not a checks session")
+    return session.target
+
+
+def _on_timeout(signum, frame):
+    raise CheckTimeoutError("the check ran past its time limit (--check-timeout)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    session = item.config._nnconform
+    if session is None or not _is_check(item):
+        yield
+        return
+    SETTINGS.hung.clear()
+    previous = signal.signal(signal.SIGALRM, _on_timeout)
+    # fire at the limit, then every second, so that a target that hangs again while
+    # Hypothesis replays the example cannot hold the run
+    signal.setitimer(signal.ITIMER_REAL, session.timeout, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    if item.config._nnconform is None or not _is_check(item):
+        yield
+        return
+    item._nnconform_record = Record(_algorithm(item), _property(item), nodeid=item.nodeid)
+    item._nnconform_start = time.perf_counter()
+    open_record(item._nnconform_record)
+    try:
+        yield
+    finally:
+        open_record(None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    record: Record | None = getattr(item, "_nnconform_record", None)
+    if record is None:
+        return
+    final = report.when == "call" or (report.when == "setup" and not report.passed)
+    if not final:
+        return
+    record.duration_s = round(time.perf_counter() - item._nnconform_start, 4)
+    if hasattr(report, "wasxfail"):
+        record.status = "xfail" if report.skipped else "xpass"
+        record.message = record.message or report.wasxfail
+    elif report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        record.status = "unsupported"
+        record.message = reason
+    elif report.failed:
+        error = call.excinfo.value if call.excinfo else None
+        conformance = isinstance(error, ConformanceError | CheckTimeoutError | AssertionError)
+        record.status = "fail" if conformance else "error"
+        if record.message is None:
+            record.message = str(error) if error is not None else report.longreprtext
+    else:
+        varied = record.variant is not None and record.variant != record.default_variant
+        record.status = "variant" if varied else "pass"
+    report.user_properties.append((_KEY, json.dumps(record.as_json())))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect records (on the controller too, when pytest-xdist runs the checks)."""
+    for key, value in report.user_properties:
+        if key == _KEY:
+            _RECORDS.append(json.loads(value))
+
+
+_RECORDS: list[dict[str, Any]] = []
+
+
+def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per catalogue id: the counts of each status and the variants matched."""
+    rows: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"pass": 0, "variant": 0, "fail": 0, "unsupported": 0, "error": 0, "xfail": 0,
+                 "xpass": 0, "variants": set()}
+    )  # fmt: skip
+    for r in records:
+        row = rows[r["algorithm"]]
+        row[r["status"]] += 1
+        if r["variant"]:
+            row["variants"].add(r["variant"])
+    return [
+        {"algorithm": a, **{k: v for k, v in row.items() if k != "variants"},
+         "variants": sorted(row["variants"])}
+        for a, row in sorted(rows.items())
+    ]  # fmt: skip
+
+
+def verdict_of(row: dict[str, Any]) -> str:
+    if row["error"]:
+        return "error"
+    if row["fail"] or row["xpass"]:
+        return "fail"
+    if row["variant"]:
+        return "variant"
+    if row["pass"] or row["xfail"]:
+        return "pass"
+    return "unsupported"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    session = config._nnconform
+    if session is None or hasattr(config, "workerinput"):
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("nnconform verdicts")
+    write(session.header())
+    header = f"{'algorithm':<26}{'verdict':<12}{'pass':>5}{'fail':>5}{'unsup':>6}{'err':>5}"
+    write(header + "  variants matched")
+    for row in summarise(_RECORDS):
+        write(
+            f"{row['algorithm']:<26}{verdict_of(row):<12}{row['pass'] + row['variant']:>5}"
+            f"{row['fail'] + row['xpass']:>5}{row['unsupported']:>6}{row['error']:>5}  "
+            + (", ".join(row["variants"]) or "-")
+        )
+    for index, (pattern, reason) in enumerate(session.xfails):
+        if index not in session.xfail_used:
+            terminalreporter.write_line(
+                f"warning: expected-failures entry {pattern!r} ({reason}) matched no check",
+                yellow=True,
+            )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config._nnconform
+    if state is None or hasattr(config, "workerinput") or not config.option.nnconform_json:
+        return
+    document = {
+        "target": state.target.as_json(),
+        "profile": state.profile,
+        "hypothesis_seed": state.seed,
+        "strict": config.option.strict_variants,
+        "exit_status": int(exitstatus),
+        "summary": summarise(_RECORDS),
+        "records": sorted(_RECORDS, key=lambda r: r["nodeid"]),
+    }
+    write_json_atomically(Path(config.option.nnconform_json), document)
+
+
+def write_json_atomically(path: Path, document: Any) -> None:
+    """Write the whole file or nothing: a temporary file beside it, then an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False,
+        encoding="utf-8",
+    ) as handle:  # fmt: skip
+        json.dump(document, handle, indent=1, allow_nan=False)
+        temporary = handle.name
+    os.replace(temporary, path)

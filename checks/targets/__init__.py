@@ -1,0 +1,112 @@
+"""Targets: the implementations the checks run against.
+
+A target is an *adapter* that mirrors the reference: it offers any subset of the reference's
+functions (``relu``, ``relu_backward``, ``adam_init``, ``adam_step``, ...) under the same names
+and signatures, numpy arrays in and numpy arrays out. It converts types, devices and argument
+names at the boundary and adds no arithmetic of its own, so that a verdict describes the
+library, not the adapter. A function the target lacks is *unsupported*, never a failure.
+
+It may also declare:
+
+    name: str                      shown in reports (default: the spec it was loaded from)
+    version: str                   the library's version
+    dtypes: tuple[str, ...]        numpy dtype names it computes in (default: ("float64",))
+    devices: tuple[str, ...]       devices it runs on (default: ("cpu",))
+
+Built in: ``reference`` (the oracle itself, which must pass everything) and ``torch``. A
+user's own target is ``module:attr``: a module, a class instance, or a callable that takes
+``device=`` and returns one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+__all__ = ["BUILTIN", "Target", "TargetError", "load_target", "wrap"]
+
+BUILTIN = {
+    "reference": "checks.targets.reference:make_target",
+    "torch": "checks.targets.torch:make_target",
+}
+
+
+class TargetError(Exception):
+    """A target cannot be loaded or used: a usage error (exit status 2), not a failed check."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A loaded target: where its functions come from, and what it declares about itself."""
+
+    name: str
+    namespace: Any = field(repr=False)
+    version: str = "unknown"
+    dtypes: tuple[str, ...] = ("float64",)
+    devices: tuple[str, ...] = ("cpu",)
+    device: str = "cpu"
+    spec: str = ""  # how it was loaded: a built-in name or 'module:attr'
+
+    def get(self, function: str) -> Callable[..., Any] | None:
+        """The target's function of that name, or None when it does not offer one."""
+        fn = getattr(self.namespace, function, None)
+        return fn if callable(fn) else None
+
+    def supports(self, *functions: str) -> bool:
+        return all(self.get(f) is not None for f in functions)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "device": self.device,
+            "dtypes": list(self.dtypes),
+        }
+
+
+def _import(spec: str) -> Any:
+    module, _, attr = spec.partition(":")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as error:
+        raise TargetError(f"cannot import target module {module!r}: {error}") from None
+    for part in filter(None, attr.split(".")):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"target module {module!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def load_target(spec: str, *, device: str = "cpu") -> Target:
+    """Load a built-in target by name or a user's own as ``module:attr``.
+
+    Raises ``TargetError`` with a one-line message when the target cannot be used.
+    """
+    if spec in BUILTIN:
+        return replace(_import(BUILTIN[spec])(device=device), spec=spec)
+    if ":" not in spec:
+        known = ", ".join(BUILTIN)
+        raise TargetError(
+            f"unknown target {spec!r}: use a built-in target ({known}) or 'module:attr'"
+        )
+    obj = _import(spec)
+    if isinstance(obj, types.FunctionType | type):  # a factory: build it for the device
+        obj = obj(device=device)
+    target = obj if isinstance(obj, Target) else wrap(obj, name=spec, device=device)
+    return replace(target, spec=spec)
+
+
+def wrap(namespace: Any, *, name: str, device: str = "cpu") -> Target:
+    """A ``Target`` for a module or object, reading what it declares about itself."""
+    return Target(
+        name=str(getattr(namespace, "name", name)),
+        namespace=namespace,
+        version=str(getattr(namespace, "version", "unknown")),
+        dtypes=tuple(getattr(namespace, "dtypes", ("float64",))),
+        devices=tuple(getattr(namespace, "devices", ("cpu",))),
+        device=device,
+    )
