@@ -189,7 +189,7 @@ _ENTRIES = [
        "normalization", "singular_value_bounding", ["seed 004", "Jia et al., CVPR 2017"]),
     # 6. Regularisation and ensembles
     _e("dropout", _R, "dropout with keep probability p", "regularization",
-       "dropout dropout_backward dropout_mask",
+       "dropout dropout_backward dropout_mask dropout_sample",
        ["seed 000", "seed 001", "seed 004", "Srivastava et al., JMLR 2014"],
        variant="standard inverted"),
     _e("model_averaging", _R, "ensemble error v/k + (k−1)c/k", "regularization",

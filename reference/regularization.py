@@ -41,6 +41,7 @@ __all__ = [
     "dropout",
     "dropout_backward",
     "dropout_mask",
+    "dropout_sample",
     "early_stopping",
     "early_stopping_init",
     "early_stopping_update",
@@ -126,6 +127,19 @@ def dropout_backward(
     dy = as_array("dy", dy)
     same_shape(x=x, dy=dy)
     return _dropout_scale(mask, p, training, variant) * dy
+
+
+def dropout_sample(
+    x, *, p: float, rng: np.random.Generator, training: bool = True, variant: str = "standard"
+) -> np.ndarray:
+    """Dropout with a mask drawn here: ``dropout(x, dropout_mask(x.shape, p=p, rng=rng), ...)``.
+
+    For targets that draw their own masks (frameworks do, and take no mask argument): their
+    keep fraction and scaling are checked statistically against this one.
+    """
+    x = as_array("x", x)
+    mask = dropout_mask(x.shape, p=p, rng=rng) if training else None
+    return dropout(x, mask, p=p, training=training, variant=variant)
 
 
 # --- model averaging --------------------------------------------------------------------

@@ -1,0 +1,60 @@
+"""Planted-bug targets: the reference with one function replaced by a realistic mistake.
+
+Each family's module (``tests/zoo/<family>.py``) defines targets built with ``planted``; the
+tests in ``tests/test_zoo_<family>.py`` run the checks against each one and assert that the
+property meant to catch the bug fails (and says which), while the reference passes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from checks.targets import Target
+from checks.targets.reference import make_target
+
+__all__ = ["planted", "run_checks"]
+
+
+def planted(name: str, **functions: Callable[..., Any]) -> Target:
+    """The reference target with ``functions`` replaced (or removed, when given None)."""
+    base = make_target()
+    namespace = dict(vars(base.namespace))
+    for function, replacement in functions.items():
+        if function not in namespace:
+            raise KeyError(f"the reference has no function {function!r} to replace")
+        namespace[function] = replacement
+    return replace(base, name=name, namespace=SimpleNamespace(**namespace))
+
+
+def run_checks(target: str, *, k: str | None = None, extra: tuple[str, ...] = ()) -> dict:
+    """Run ``nnconform check`` on ``target`` in a fresh process (quick profile, seed 0) and
+    return its JSON document, with the exit status under ``"returncode"``."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "verdicts.json"
+        argv = [sys.executable, "-m", "checks.cli", "check", "--target", target,
+                "--profile", "quick", "--json", str(path), *extra]  # fmt: skip
+        if k:
+            argv += ["-k", k]
+        root = Path(__file__).resolve().parents[2]
+        env = os.environ | {"PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        run = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        document = json.loads(path.read_text()) if path.exists() else {"records": []}
+    document["returncode"] = run.returncode
+    document["output"] = run.stdout + run.stderr
+    return document
+
+
+def failed(document: dict) -> set[str]:
+    """The checks that failed, as 'algorithm::property'."""
+    return {
+        f"{r['algorithm']}::{r['property']}" for r in document["records"] if r["status"] == "fail"
+    }
