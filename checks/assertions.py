@@ -28,6 +28,7 @@ __all__ = [
     "assert_matches_variant",
     "call",
     "fail",
+    "guarded",
 ]
 
 
@@ -120,15 +121,21 @@ def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any,
         pytest.skip(f"unsupported: target {target.name!r} has no {function}")
     record = Call(target, function, args, kwargs)
     if function in SETTINGS.hung:
-        fail(f"{target.name}.{function} hung on an earlier call of this check", record)
+        fail(f"{target.name}.{function} did not return within the time limit", record)
     try:
         return fn(*args, **kwargs), record
     except CheckTimeoutError as timeout:
         SETTINGS.hung.add(function)
-        fail(f"{target.name}.{function} did not return: {timeout}", record)
+        fail(f"{target.name}.{function} did not return within the time limit: {timeout}", record)
     except Exception as error:  # the target's own error: a failed check, not a crash
         fail(f"{target.name}.{function} raised {type(error).__name__}: {error}", record)
     raise AssertionError("unreachable")
+
+
+def guarded(target: Target, function: str) -> Any:
+    """The target's function as a plain callable whose errors fail the check like ``call``'s
+    (for helpers that call it many times, such as finite differences)."""
+    return lambda *args, **kwargs: call(target, function, *args, **kwargs)[0]
 
 
 def _errors(out: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

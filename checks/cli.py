@@ -3,7 +3,7 @@
     nnconform catalogue [--json] [--family NAME]   the catalogue with the reference's coverage
     nnconform check [--target NAME|module:attr] [--device cpu|cuda] [--profile quick|ci|thorough]
                     [-k EXPR] [-n WORKERS] [--json PATH] [--junit-xml PATH] [--xfails FILE]
-                    [--strict] [--seed N]          the conformance checks (a pytest run)
+                    [--strict] [--seed N] [--timeout S]   the conformance checks (a pytest run)
 
 Exit status: 0 on success (no check failed), 1 when a check failed, 2 on a usage error.
 """
@@ -91,6 +91,7 @@ def _check(args: argparse.Namespace) -> int:
         "-p",
         "no:cacheprovider",
         "-q",
+        "--assert=plain",  # the checks compare through their own helpers, not bare asserts
         f"--target={target}",
         f"--device={args.device}",
         f"--profile={args.profile}",
@@ -105,6 +106,8 @@ def _check(args: argparse.Namespace) -> int:
         argv += ["--strict-variants"]
     if args.seed is not None:
         argv += [f"--hypothesis-seed={args.seed}"]
+    if args.timeout is not None:
+        argv += [f"--check-timeout={args.timeout}"]
     if args.json:
         argv += [f"--nnconform-json={args.json}"]
     with _whole_file(args.junit_xml) as junit:
@@ -167,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="a matched non-default variant is a failure"
     )
     check.add_argument("--seed", type=int, help="Hypothesis seed (ci and quick default to 0)")
+    check.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="time limit per check (default by profile)"
+    )
     check.set_defaults(run=_check)
     return parser
 

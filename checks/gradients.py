@@ -13,21 +13,30 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from checks.assertions import Call, assert_close
+from checks.assertions import Call, assert_close, fail
 from checks.tolerances import FINITE_DIFFERENCES
 
 __all__ = ["assert_backward_matches_finite_differences", "central_difference"]
 
 
 def central_difference(
-    f: Callable, args: Sequence, index: int, direction: np.ndarray, dy: np.ndarray, h: float = 1e-5
+    f: Callable,
+    args: Sequence,
+    index: int,
+    direction: np.ndarray,
+    dy: np.ndarray,
+    h: float = 1e-5,
+    call: Call | None = None,
 ) -> float:
     """⟨dy, ∂f/∂args[index] · direction⟩ by central differences."""
 
     def at(step: float) -> np.ndarray:
         moved = list(args)
         moved[index] = np.asarray(args[index], dtype=np.float64) + step * direction
-        return np.asarray(f(*moved), dtype=np.float64)
+        y = np.asarray(f(*moved), dtype=np.float64)
+        if y.shape != np.shape(dy):  # never let broadcasting turn a wrong shape into a number
+            fail(f"the forward returned shape {y.shape}, but should have {np.shape(dy)}", call)
+        return y
 
     return float(np.sum(dy * (at(h) - at(-h))) / (2 * h))
 
@@ -51,7 +60,7 @@ def assert_backward_matches_finite_differences(
         grad = np.asarray(grad, dtype=np.float64)
         for _ in range(count):
             d = rng.standard_normal(np.shape(args[index]))
-            numeric = central_difference(forward, args, index, d, dy)
+            numeric = central_difference(forward, args, index, d, dy, call=call)
             analytic = float(np.sum(grad * d))
             # compare on the scale of the pairing, so that cancellation in ⟨g, d⟩ does not
             # demand more than the finite difference can give

@@ -264,14 +264,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         record.message = reason
     elif report.failed:
         error = call.excinfo.value if call.excinfo else None
-        conformance = isinstance(error, ConformanceError | CheckTimeoutError | AssertionError)
-        record.status = "fail" if conformance else "error"
+        # a helper recorded the failure (Hypothesis may wrap it, e.g. in an ExceptionGroup)
+        record.status = "fail" if record.message is not None or _conformance(error) else "error"
         if record.message is None:
             record.message = str(error) if error is not None else report.longreprtext
     else:
         varied = record.variant is not None and record.variant != record.default_variant
         record.status = "variant" if varied else "pass"
     report.user_properties.append((_KEY, json.dumps(record.as_json())))
+
+
+def _conformance(error: BaseException | None) -> bool:
+    if isinstance(error, BaseExceptionGroup):
+        return all(_conformance(e) for e in error.exceptions)
+    return isinstance(error, ConformanceError | CheckTimeoutError | AssertionError)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -342,6 +348,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config._nnconform
     if state is None or hasattr(config, "workerinput") or not config.option.nnconform_json:
         return
+    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return  # interrupted, or nothing ran: no verdicts rather than partial ones
     document = {
         "target": state.target.as_json(),
         "profile": state.profile,
