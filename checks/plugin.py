@@ -17,7 +17,6 @@ import os
 import signal
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from checks.assertions import SETTINGS, CheckTimeoutError, ConformanceError
 from checks.targets import Target, TargetError, load_target
 from checks.tolerances import TOLERANCES
-from checks.verdicts import Record, open_record
+from checks.verdicts import STATUSES, Record, open_record
 
 PROFILES = {
     # examples per property; derandomised profiles use a fixed seed unless one is given.
@@ -178,6 +177,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in checks:
             item.add_marker(skip)
     for item in checks:
+        item.extra_keyword_matches.add(_algorithm(item))  # so that `-k adam` selects by id
         names = (item.nodeid, f"{_algorithm(item)}::{_property(item)}")
         for index, (pattern, reason) in enumerate(session.xfails):
             if any(fnmatch.fnmatchcase(name, pattern) for name in names):
@@ -291,21 +291,25 @@ _RECORDS: list[dict[str, Any]] = []
 
 
 def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per catalogue id: the counts of each status and the variants matched."""
-    rows: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"pass": 0, "variant": 0, "fail": 0, "unsupported": 0, "error": 0, "xfail": 0,
-                 "xpass": 0, "variants": set()}
-    )  # fmt: skip
-    for r in records:
-        row = rows[r["algorithm"]]
+    """One row per catalogue id: the count of each status, and the variant(s) the target
+    matched: those that every passing check measuring a variant agreed on (a check on inputs
+    where the variants coincide matches several; another that tells them apart narrows it)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in sorted(records, key=lambda r: r["algorithm"]):
+        row = rows.setdefault(
+            r["algorithm"], {"algorithm": r["algorithm"]} | dict.fromkeys(STATUSES, 0)
+        )
         row[r["status"]] += 1
-        if r["variant"]:
-            row["variants"].add(r["variant"])
-    return [
-        {"algorithm": a, **{k: v for k, v in row.items() if k != "variants"},
-         "variants": sorted(row["variants"])}
-        for a, row in sorted(rows.items())
-    ]  # fmt: skip
+        if r["status"] in ("pass", "variant") and r.get("matched"):
+            row.setdefault("default_variant", r["default_variant"])
+            row.setdefault("_matched", []).append(r["matched"])
+    for row in rows.values():
+        sets = row.pop("_matched", [])
+        common = [v for v in sets[0] if all(v in m for m in sets)] if sets else []
+        row["variants"] = common or sorted({v for m in sets for v in m})
+        row["consistent"] = bool(common) or not sets
+        row["verdict"] = verdict_of(row)
+    return list(rows.values())
 
 
 def verdict_of(row: dict[str, Any]) -> str:
@@ -313,9 +317,10 @@ def verdict_of(row: dict[str, Any]) -> str:
         return "error"
     if row["fail"] or row["xpass"]:
         return "fail"
-    if row["variant"]:
-        return "variant"
-    if row["pass"] or row["xfail"]:
+    if row["pass"] or row["variant"] or row["xfail"]:
+        default = row.get("default_variant")
+        if row["variants"] and default not in row["variants"]:
+            return "variant"
         return "pass"
     return "unsupported"
 
@@ -331,7 +336,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     write(header + "  variants matched")
     for row in summarise(_RECORDS):
         write(
-            f"{row['algorithm']:<26}{verdict_of(row):<12}{row['pass'] + row['variant']:>5}"
+            f"{row['algorithm']:<26}{row['verdict']:<12}{row['pass'] + row['variant']:>5}"
             f"{row['fail'] + row['xpass']:>5}{row['unsupported']:>6}{row['error']:>5}  "
             + (", ".join(row["variants"]) or "-")
         )

@@ -28,6 +28,7 @@ class Record:
     status: str = "pass"
     variant: str | None = None
     default_variant: str | None = None
+    matched: list[str] | None = None  # the variants every input of the check matched
     max_abs_err: float | None = None
     max_rel_err: float | None = None
     tolerance: dict[str, float] | None = None

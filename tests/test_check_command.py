@@ -165,3 +165,22 @@ def test_cuda_without_a_gpu_skips_cleanly():
     document = run_checks("torch", k="relu", extra=("--device", "cuda"))
     assert document["returncode"] == 0
     assert {r["status"] for r in document["records"]} == {"unsupported"}
+
+
+def test_the_readme_adapter_example_passes_its_checks(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Your own implementation")[1]
+    code = section.split("```python\n")[1].split("```")[0]
+    (tmp_path / "my_kernels.py").write_text(code)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    verdicts = tmp_path / "verdicts.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "checks.cli", "check", "--target", "my_kernels",
+         "-k", "relu or softmax", "--profile", "quick", "--json", str(verdicts)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:]
+    document = json.loads(verdicts.read_text())
+    assert document["target"]["name"] == "my-kernels"
+    passed = {r["algorithm"] for r in document["records"] if r["status"] == "pass"}
+    assert {"relu", "softmax"} <= passed

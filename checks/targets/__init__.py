@@ -14,13 +14,14 @@ It may also declare:
     devices: tuple[str, ...]       devices it runs on (default: ("cpu",))
 
 Built in: ``reference`` (the oracle itself, which must pass everything) and ``torch``. A
-user's own target is ``module:attr``: a module, a class instance, or a callable that takes
-``device=`` and returns one.
+user's own target is a module (``my_kernels``) or ``module:attr``: a module, a class
+instance, or a factory (a function or class) that takes ``device=`` and returns one.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -88,10 +89,11 @@ def load_target(spec: str, *, device: str = "cpu") -> Target:
     """
     if spec in BUILTIN:
         return replace(_import(BUILTIN[spec])(device=device), spec=spec)
-    if ":" not in spec:
+    if ":" not in spec and importlib.util.find_spec(spec.split(".")[0]) is None:
         known = ", ".join(BUILTIN)
         raise TargetError(
-            f"unknown target {spec!r}: use a built-in target ({known}) or 'module:attr'"
+            f"unknown target {spec!r}: use a built-in target ({known}), a module, or "
+            "'module:attr'"
         )
     obj = _import(spec)
     if isinstance(obj, types.FunctionType | type):  # a factory: build it for the device

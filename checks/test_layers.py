@@ -1,0 +1,383 @@
+"""Layers and back-propagation (catalogue section 7): every forward against the oracle, every
+backward against the oracle and against central differences of the target's own forward, with
+strides, padding and dilation drawn; max-pool inputs without ties; initialisation variances
+checked statistically (``checks.statistics``).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from checks.assertions import assert_close, assert_matches_variant, call, fail
+from checks.gradients import assert_backward_matches_finite_differences
+from checks.statistics import (
+    ALPHA,
+    binomial_fraction_tolerance,
+    bounded_mean_tolerance,
+    chi2_mean_tolerance,
+    statistical,
+)
+from checks.strategies import arrays
+from checks.tolerances import Tolerance
+from reference import layers as oracle
+
+FLOAT64 = "float64"
+
+
+def _pair_or_int(a: int, b: int):
+    """An int when both axes agree, else the (rows, columns) pair: both forms get exercised."""
+    return a if a == b else (a, b)
+
+
+# --- linear -------------------------------------------------------------------------------
+
+
+@st.composite
+def _linear_inputs(draw, dtype: str = FLOAT64):
+    n, fan_in, fan_out = (draw(st.integers(1, 5), label=name) for name in ("N", "in", "out"))
+    x = draw(arrays((n, fan_in), dtype=dtype), label="x")
+    W = draw(arrays((fan_out, fan_in), low=-2, high=2, dtype=dtype), label="W")
+    b = draw(st.none() | arrays((fan_out,), dtype=dtype), label="b")
+    return x, W, b
+
+
+@pytest.mark.algorithm("linear")
+@given(data=st.data())
+def test_linear_forward_matches_the_oracle(target, dtype, data):
+    x, W, b = data.draw(_linear_inputs(dtype))
+    out, c = call(target, "linear", x, W, b)
+    assert_close(out, oracle.linear(x, W, b), what="linear(x, W, b)", call=c, dtype=dtype)
+
+
+@pytest.mark.algorithm("linear")
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_linear_backward_matches_the_oracle_and_finite_differences(target, data, seed):
+    x, W, b = data.draw(_linear_inputs())
+    dz = data.draw(arrays((x.shape[0], W.shape[0]), low=-2, high=2), label="dz")
+    grads, c = call(target, "linear_backward", x, W, b, dz)
+    expected = oracle.linear_backward(x, W, b, dz)
+    for name, got, want in zip(("dx", "dW", "db"), grads, expected, strict=True):
+        if want is not None:
+            assert_close(got, want, what=f"linear_backward {name}", call=c, dtype=FLOAT64)
+    forward = target.get("linear")
+    if forward is not None:
+        wrt = [0, 1] if b is None else [0, 1, 2]
+        assert_backward_matches_finite_differences(
+            forward,
+            [x, W, b],
+            dz,
+            [grads[i] for i in wrt],
+            wrt,
+            seed=seed,
+            what="linear_backward",
+            call=c,
+        )
+
+
+# --- multi-layer perceptron ---------------------------------------------------------------
+
+
+@st.composite
+def _mlp_inputs(draw, dtype: str = FLOAT64):
+    widths = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4), label="widths")
+    n = draw(st.integers(1, 4), label="N")
+    x = draw(arrays((n, widths[0]), low=-2, high=2, dtype=dtype), label="x")
+    params = [
+        (
+            draw(arrays((fan_out, fan_in), low=-1.5, high=1.5, dtype=dtype), label="W"),
+            draw(arrays((fan_out,), low=-1, high=1, dtype=dtype), label="b"),
+        )
+        for fan_in, fan_out in itertools.pairwise(widths)
+    ]
+    return x, params
+
+
+@pytest.mark.algorithm("mlp")
+@given(data=st.data())
+def test_mlp_forward_matches_the_oracle(target, dtype, data):
+    x, params = data.draw(_mlp_inputs(dtype))
+    out, c = call(target, "mlp", x, params)
+    assert_close(out, oracle.mlp(x, params), what="mlp(x, params)", call=c, dtype=dtype)
+
+
+@pytest.mark.algorithm("mlp")
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_mlp_backward_matches_the_oracle_and_finite_differences(target, data, seed):
+    # tanh: smooth, so central differences need no care about kinks
+    x, params = data.draw(_mlp_inputs())
+    dy = data.draw(arrays((x.shape[0], params[-1][0].shape[0]), low=-2, high=2), label="dy")
+    out, c = call(target, "mlp_backward", x, params, dy, activation="tanh")
+    dx, grads = out
+    expected_dx, expected = oracle.mlp_backward(x, params, dy, activation="tanh")
+    assert_close(dx, expected_dx, what="mlp_backward dx", call=c, dtype=FLOAT64)
+    if len(grads) != len(params):
+        fail(f"mlp_backward returned {len(grads)} layer gradients for {len(params)} layers", c)
+    for layer, ((dW, db), (eW, eb)) in enumerate(zip(grads, expected, strict=True)):
+        assert_close(dW, eW, what=f"mlp_backward dW of layer {layer + 1}", call=c, dtype=FLOAT64)
+        assert_close(db, eb, what=f"mlp_backward db of layer {layer + 1}", call=c, dtype=FLOAT64)
+    forward = target.get("mlp")
+    if forward is not None:
+        flat = [a for pair in params for a in pair]
+
+        def f(x, *flat):
+            return forward(x, list(zip(flat[::2], flat[1::2], strict=True)), activation="tanh")
+
+        assert_backward_matches_finite_differences(
+            f,
+            [x, *flat],
+            dy,
+            [dx, *(g for pair in grads for g in pair)],
+            range(1 + len(flat)),
+            seed=seed,
+            what="mlp_backward",
+            call=c,
+        )
+
+
+# --- window geometry ----------------------------------------------------------------------
+
+
+@st.composite
+def _geometry(draw, *, max_kernel: int, pool: bool, dilation: bool):
+    """Per axis: kernel k, stride s, padding p, dilation d, and an input size the dilated
+    kernel fits in. Pools pad at most k // 2 (PyTorch's rule, the reference's too) and get no
+    window made only of padding (its maximum is −∞)."""
+    axes = []
+    for axis in ("rows", "cols"):
+        k = draw(st.integers(1, max_kernel), label=f"kernel {axis}")
+        s = draw(st.integers(1, 3), label=f"stride {axis}")
+        p = draw(st.integers(0, k // 2 if pool else 2), label=f"padding {axis}")
+        d = draw(st.integers(1, 3), label=f"dilation {axis}") if dilation else 1
+        span = d * (k - 1) + 1
+        # a pool's input at least as wide as its dilated kernel: then every window holds a real
+        # entry (with dilation, padding ≤ k // 2 alone allows windows of padding only)
+        smallest = span if pool else max(1, span - 2 * p)
+        size = draw(st.integers(smallest, smallest + 4), label=f"size {axis}")
+        axes.append((k, s, p, d, size))
+    (kh, sh, ph, dh, H), (kw, sw, pw, dw, W) = axes
+    options = {"stride": _pair_or_int(sh, sw), "padding": _pair_or_int(ph, pw)}
+    if dilation:
+        options["dilation"] = _pair_or_int(dh, dw)
+    return (kh, kw), (H, W), options
+
+
+# --- convolution --------------------------------------------------------------------------
+
+
+@st.composite
+def _conv_inputs(draw, dtype: str = FLOAT64):
+    (kh, kw), (H, W), options = draw(_geometry(max_kernel=3, pool=False, dilation=True))
+    n, c_in, c_out = (draw(st.integers(1, 3), label=name) for name in ("N", "C_in", "C_out"))
+    x = draw(arrays((n, c_in, H, W), low=-2, high=2, dtype=dtype), label="x")  # (N, C, H, W)
+    w = draw(arrays((c_out, c_in, kh, kw), low=-1, high=1, dtype=dtype), label="w")
+    b = draw(st.none() | arrays((c_out,), dtype=dtype), label="b")
+    return x, w, b, options
+
+
+@pytest.mark.algorithm("conv2d")
+@given(data=st.data())
+def test_conv2d_forward_matches_the_oracle(target, dtype, data):
+    x, w, b, options = data.draw(_conv_inputs(dtype))
+    out, c = call(target, "conv2d", x, w, b, **options)
+    expected = oracle.conv2d(x, w, b, **options)
+    assert_close(out, expected, what=f"conv2d(x, w, b, {options})", call=c, dtype=dtype)
+
+
+@pytest.mark.algorithm("conv2d")
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_backward_matches_the_oracle_and_finite_differences(target, data, seed):
+    x, w, b, options = data.draw(_conv_inputs())
+    y_shape = oracle.conv2d(x, w, b, **options).shape
+    dy = data.draw(arrays(y_shape, low=-2, high=2), label="dy")
+    grads, c = call(target, "conv2d_backward", x, w, b, dy, **options)
+    expected = oracle.conv2d_backward(x, w, b, dy, **options)
+    for name, got, want in zip(("dx", "dw", "db"), grads, expected, strict=True):
+        if want is not None:
+            assert_close(got, want, what=f"conv2d_backward {name}", call=c, dtype=FLOAT64)
+    forward = target.get("conv2d")
+    if forward is not None:
+        wrt = [0, 1] if b is None else [0, 1, 2]
+        assert_backward_matches_finite_differences(
+            lambda x, w, b: forward(x, w, b, **options),
+            [x, w, b],
+            dy,
+            [grads[i] for i in wrt],
+            wrt,
+            seed=seed,
+            what="conv2d_backward",
+            call=c,
+        )
+
+
+# --- pooling ------------------------------------------------------------------------------
+
+
+@st.composite
+def _pool_inputs(draw, *, dilation: bool, distinct: bool, dtype: str = FLOAT64):
+    kernel, (H, W), options = draw(_geometry(max_kernel=3, pool=True, dilation=dilation))
+    if draw(st.booleans(), label="default stride"):
+        del options["stride"]  # the stride defaults to the kernel size
+    n, channels = draw(st.integers(1, 2), label="N"), draw(st.integers(1, 3), label="C")
+    shape = (n, channels, H, W)
+    if distinct:
+        # No ties in any window: distinct values 0.1 apart (a permutation), so that the
+        # arg-max is unique and stays put under a finite-difference step of ~1e-5.
+        order = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="seed"))
+        x = (order.permutation(int(np.prod(shape))).reshape(shape) - np.prod(shape) / 2) * 0.1
+        x = x.astype(dtype)
+    else:
+        x = draw(arrays(shape, dtype=dtype), label="x")
+    return x, {"kernel_size": _pair_or_int(*kernel), **options}
+
+
+POOLS = {"max_pool": True, "avg_pool": False}  # id -> takes dilation (and needs no ties)
+
+
+@pytest.mark.parametrize("algorithm", list(POOLS))
+@given(data=st.data())
+def test_pool_forward_matches_the_oracle(target, dtype, algorithm, data):
+    x, options = data.draw(_pool_inputs(dilation=POOLS[algorithm], distinct=False, dtype=dtype))
+    out, c = call(target, algorithm, x, **options)
+    expected = getattr(oracle, algorithm)(x, **options)
+    assert_close(out, expected, what=f"{algorithm}(x, {options})", call=c, dtype=dtype)
+
+
+@pytest.mark.parametrize("algorithm", list(POOLS))
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_pool_backward_matches_the_oracle_and_finite_differences(target, algorithm, data, seed):
+    x, options = data.draw(_pool_inputs(dilation=POOLS[algorithm], distinct=True))
+    y_shape = getattr(oracle, algorithm)(x, **options).shape
+    dy = data.draw(arrays(y_shape, low=-2, high=2), label="dy")
+    backward = f"{algorithm}_backward"
+    dx, c = call(target, backward, x, dy, **options)
+    expected = getattr(oracle, backward)(x, dy, **options)
+    assert_close(dx, expected, what=f"{backward}(x, dy, {options})", call=c, dtype=FLOAT64)
+    forward = target.get(algorithm)
+    if forward is not None:
+        assert_backward_matches_finite_differences(
+            lambda x: forward(x, **options), [x], dy, [dx], [0], seed=seed, what=backward, call=c
+        )
+
+
+# --- residual -----------------------------------------------------------------------------
+
+
+def _branch(x):
+    """F(x) = sin(x)·0.5 + 0.1x², a smooth residual branch (numpy in, numpy out)."""
+    x = np.asarray(x, dtype=np.float64)
+    return 0.5 * np.sin(x) + 0.1 * x**2
+
+
+def _branch_backward(x, dy):
+    x = np.asarray(x, dtype=np.float64)
+    return (0.5 * np.cos(x) + 0.2 * x) * np.asarray(dy, dtype=np.float64)
+
+
+@pytest.mark.algorithm("residual")
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_residual_adds_the_shortcut_forward_and_backward(target, data, seed):
+    x = data.draw(arrays(), label="x")
+    dy = data.draw(arrays(x.shape, low=-2, high=2), label="dy")
+    y, c = call(target, "residual", x, _branch)
+    assert_close(y, oracle.residual(x, _branch), what="residual(x, F)", call=c, dtype=FLOAT64)
+    dx, c = call(target, "residual_backward", x, _branch_backward, dy)
+    expected = oracle.residual_backward(x, _branch_backward, dy)
+    assert_close(dx, expected, what="residual_backward(x, F', dy)", call=c, dtype=FLOAT64)
+    forward = target.get("residual")
+    if forward is not None:
+        assert_backward_matches_finite_differences(
+            lambda x: forward(x, _branch),
+            [x],
+            dy,
+            [dx],
+            [0],
+            seed=seed,
+            what="residual_backward",
+            call=c,
+        )
+
+
+@pytest.mark.algorithm("residual")
+@given(data=st.data())
+def test_residual_passes_the_gradient_through_a_dead_branch(target, data):
+    # He et al. 2016 sec. 3.1: with F' = 0 the shortcut still carries dy unchanged
+    x = data.draw(arrays(), label="x")
+    dy = data.draw(arrays(x.shape, low=-2, high=2), label="dy")
+    dx, c = call(target, "residual_backward", x, lambda x, dy: np.zeros_like(dy), dy)
+    assert_close(dx, dy, what="residual_backward with F' = 0", call=c, dtype=FLOAT64)
+
+
+# --- initialisation (statistical) ---------------------------------------------------------
+
+INITS = {  # function -> its variance Var W
+    "glorot_init": lambda fan_in, fan_out: 2.0 / (fan_in + fan_out),
+    "he_init": lambda fan_in, fan_out: 2.0 / fan_in,
+}
+SQRT3 = float(np.sqrt(3.0))
+TAIL = 1.01 * SQRT3  # in standard deviations: the uniform of that variance never exceeds √3
+NORMAL_TAIL = float(2 * stats.norm.sf(TAIL))  # P(|z| > TAIL) for z ~ N(0, 1): 0.0805
+
+
+@pytest.mark.algorithm("init")
+@pytest.mark.parametrize("function", list(INITS))
+@statistical
+@given(fan_in=st.integers(100, 200), wider=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_init_draws_zero_mean_weights_of_the_documented_variance(
+    target, function, fan_in, wider, seed
+):
+    # fan_out is twice fan_in or half of it, so that a swapped fan_in/fan_out (He) or a
+    # dropped factor 2 changes the variance by a factor 2. With n = fan_in·fan_out ≥ 5 000
+    # draws, three statistical comparisons, each with false alarm ≤ 1e-7 whichever of the
+    # two documented distributions the target draws from (3 examples: ≤ 9e-7 per check):
+    # 1. mean: within max(normal quantile 5.33σ/√n, Hoeffding for U(−√3σ, √3σ)) of 0;
+    # 2. (1/n)Σw²/σ²: within max(exact chi-square bound, Hoeffding for w² ∈ [0, 3σ²]) of 1,
+    #    0.123 at n = 5 000 down to 0.031 at n = 80 000; power against a variance off by a
+    #    factor 2 (off by ≥ 0.5, the statistic's standard deviation ≤ 0.02): > 0.999 9;
+    # 3. the share of |w| > 1.01·√3σ measures the distribution: 0.0805 for the normal, 0
+    #    for the uniform (exact binomial bound, ≤ 0.022 here): the two never get confused.
+    fan_out = 2 * fan_in if wider else fan_in // 2
+    sigma2 = INITS[function](fan_in, fan_out)
+    w, c = call(target, function, fan_in, fan_out, np.random.default_rng(seed))
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (fan_out, fan_in):
+        fail(
+            f"{function}({fan_in}, {fan_out}): out has shape {w.shape}, but should have shape "
+            f"{(fan_out, fan_in)} (out, in)",
+            c,
+        )
+    n = w.size
+    sigma = np.sqrt(sigma2)
+    mean_bound = max(
+        stats.norm.isf(ALPHA / 2) * sigma / np.sqrt(n),
+        bounded_mean_tolerance(n, 2 * SQRT3 * sigma).atol,
+    )
+    assert_close(
+        np.float64(w.mean()),
+        0.0,
+        what=f"the mean of {function}'s {n} weights",
+        call=c,
+        tol=Tolerance(rtol=0.0, atol=mean_bound),
+    )
+    variance_bound = max(chi2_mean_tolerance(n).rtol, bounded_mean_tolerance(n, 3.0).atol)
+    assert_close(
+        np.float64(np.mean(w**2) / sigma2),
+        1.0,
+        what=f"{function}'s (1/n)Σw² over the documented variance {sigma2:.6g}",
+        call=c,
+        tol=Tolerance(rtol=variance_bound, atol=0.0),
+    )
+    share = np.count_nonzero(np.abs(w) > TAIL * sigma) / n
+    assert_matches_variant(
+        np.float64(share),
+        {"normal": NORMAL_TAIL, "uniform": 0.0},
+        default="normal",
+        what=f"the share of {function}'s weights beyond {TAIL:.3f} standard deviations",
+        call=c,
+        tol=binomial_fraction_tolerance(n, NORMAL_TAIL),
+    )

@@ -1,0 +1,151 @@
+"""The torch target: it loads, converts at the boundary, and agrees with the oracle where the
+conventions are only names (the checks measure everything else)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from checks.targets import load_target  # noqa: E402
+from reference import layers, normalization, optimizers  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def target():
+    return load_target("torch")
+
+
+@pytest.fixture
+def functions(target):
+    return target.namespace
+
+
+def test_load_target_declares_torch(target):
+    assert target.name == "torch"
+    assert target.spec == "torch"
+    assert target.version == torch.__version__
+    assert target.dtypes == ("float64", "float32")
+    assert "cpu" in target.devices
+    assert ("cuda" in target.devices) == torch.cuda.is_available()
+
+
+def test_a_missing_function_is_unsupported_not_an_error(target):
+    # no torch equivalent: the checks skip these as unsupported
+    for name in ("dropout", "rmsprop_nesterov_step", "unified_step", "nesterov_lookahead"):
+        assert target.get(name) is None
+    assert target.supports("relu", "relu_backward", "adam_init", "adam_step")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "gelu", "softmax"])
+def test_forward_and_backward_keep_the_numpy_dtype(functions, rng, name, dtype):
+    x = rng.standard_normal((3, 4)).astype(dtype)
+    x_before = x.copy()
+    y = getattr(functions, name)(x)
+    dx = getattr(functions, f"{name}_backward")(x, np.ones_like(x))
+    assert isinstance(y, np.ndarray) and y.dtype == np.dtype(dtype) and y.shape == x.shape
+    assert isinstance(dx, np.ndarray) and dx.dtype == np.dtype(dtype) and dx.shape == x.shape
+    np.testing.assert_array_equal(x, x_before)  # the caller's array is never modified
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_loss_is_a_scalar_of_the_input_dtype(functions, rng, dtype):
+    y_hat, y = rng.standard_normal((2, 5)).astype(dtype), rng.standard_normal((2, 5)).astype(dtype)
+    loss = functions.mse(y_hat, y)
+    assert np.ndim(loss) == 0 and np.asarray(loss).dtype == np.dtype(dtype)
+    labels = np.array([1, 0])  # int labels (any integer dtype) become torch's int64
+    assert np.ndim(functions.cross_entropy(y_hat, labels)) == 0
+
+
+def test_linear_backward_matches_the_oracle(functions, rng):
+    x, W, b = rng.standard_normal((3, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)
+    dz = rng.standard_normal((3, 2))
+    for got, want in zip(
+        functions.linear_backward(x, W, b, dz), layers.linear_backward(x, W, b, dz), strict=True
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert functions.linear_backward(x, W, None, dz)[2] is None
+
+
+def test_optimizer_step_uses_the_learning_rate_of_each_step(functions, rng):
+    theta, g = rng.standard_normal(4), rng.standard_normal(4)
+    state = functions.sgd_init(theta)
+    theta1, state = functions.sgd_step(theta, g, state, lr=0.1)
+    theta2, state = functions.sgd_step(theta1, g, state, lr=0.01)
+    np.testing.assert_allclose(theta1, theta - 0.1 * g, rtol=1e-14)
+    np.testing.assert_allclose(theta2, theta1 - 0.01 * g, rtol=1e-14)
+
+
+def test_a_changing_learning_rate_separates_the_momentum_forms(functions, rng):
+    # torch keeps lr out of its buffer (lr_outside); classic momentum keeps the old lr inside
+    theta = rng.standard_normal(4)
+    grads, rates = [rng.standard_normal(4) for _ in range(3)], [0.1, 0.5, 0.02]
+    mine, oracle = theta, theta
+    state, reference_state = functions.momentum_init(theta), optimizers.momentum_init(theta)
+    for g, lr in zip(grads, rates, strict=True):
+        mine, state = functions.momentum_step(mine, g, state, lr=lr, alpha=0.9)
+        oracle, reference_state = optimizers.momentum_step(
+            oracle, g, reference_state, lr=lr, alpha=0.9, variant="lr_outside"
+        )
+        np.testing.assert_allclose(mine, oracle, rtol=1e-12, atol=1e-14)
+
+
+def test_optimizer_state_is_not_modified_by_a_step(functions, rng):
+    # stepping twice from one state gives the same result, as with the reference's pure steps
+    theta, g = rng.standard_normal(4), rng.standard_normal(4)
+    _, state = functions.adam_step(theta, g, functions.adam_init(theta), lr=0.1)
+    first, _ = functions.adam_step(theta, g, state, lr=0.1)
+    again, _ = functions.adam_step(theta, g, state, lr=0.1)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_batch_norm_maps_momentum_and_returns_three_of_six_gradients(functions, rng):
+    x = rng.standard_normal((4, 3, 2, 2))
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    mean, var = np.zeros(3), np.ones(3)
+    out = functions.batch_norm(x, gamma, beta, mean, var, training=True, momentum=0.8)
+    want = normalization.batch_norm(
+        x, gamma, beta, mean, var, momentum=0.8, running_var_estimator="unbiased"
+    )
+    np.testing.assert_allclose(out.y, want.y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.running_mean, want.running_mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(mean, np.zeros(3))  # the caller's running stats untouched
+    dy = rng.standard_normal(x.shape)
+    grads = functions.batch_norm_backward(dy, out.cache)
+    assert grads[:3] == (None, None, None)
+    np.testing.assert_allclose(
+        grads.dx, normalization.batch_norm_backward(dy, want.cache).dx, rtol=1e-10, atol=1e-12
+    )
+
+
+def test_dropout_sample_draws_a_repeatable_torch_mask(functions):
+    x = np.ones((50, 50))
+    a = functions.dropout_sample(x, p=0.75, rng=np.random.default_rng(3))
+    b = functions.dropout_sample(x, p=0.75, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {0.0, 1 / 0.75}  # torch's own (inverted) scaling, not ours
+    np.testing.assert_array_equal(
+        functions.dropout_sample(x, p=0.75, rng=np.random.default_rng(3), training=False), x
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_device_cuda_without_cuda_skips_every_check_cleanly(tmp_path):
+    path = tmp_path / "verdicts.json"
+    env = os.environ | {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    argv = [sys.executable, "-m", "checks.cli", "check", "--target", "torch", "--device", "cuda",
+            "--profile", "quick", "-k", "relu", "--json", str(path)]  # fmt: skip
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    records = json.loads(path.read_text())["records"]
+    assert records, run.stdout
+    assert {r["status"] for r in records} == {"unsupported"}
+    assert all("does not run on 'cuda'" in r["message"] for r in records)

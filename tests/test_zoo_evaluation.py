@@ -1,0 +1,45 @@
+"""The evaluation and landscape checks catch planted bugs, each with the property meant for it."""
+
+import pytest
+
+from tests.zoo import failed, run_checks
+
+BUGS = {
+    # module:target: (-k expression, the check that must fail)
+    "evaluation:k_fold_overlapping": (
+        "k_fold",
+        "k_fold::k_fold_test_folds_are_disjoint_and_cover_the_data",
+    ),
+    "evaluation:bootstrap_without_replacement": (
+        "bootstrap",
+        "bootstrap::bootstrap_leaves_a_share_of_about_1_over_e_out_of_bag",
+    ),
+    "evaluation:minibatches_drop_last": (
+        "minibatches",
+        "epochs::minibatches_visit_every_example_once_per_epoch",
+    ),
+    "evaluation:iterations_floor": (
+        "iterations",
+        "epochs::iterations_per_epoch_is_the_ceiling_of_n_over_m",
+    ),
+    "landscape:hvp_forward_difference": (
+        "hessian",
+        "hessian::hessian_vector_product_matches_its_closed_form",
+    ),
+    "landscape:critical_point_by_determinant": (
+        "critical_points",
+        "critical_point::critical_points_are_classified_by_the_signs_of_the_eigenvalues",
+    ),
+    "landscape:minimum_ratio_counting_zero": (
+        "minimum_ratio",
+        "critical_point::minimum_ratio_counts_the_positive_eigenvalues",
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "selection"), BUGS.items())
+def test_a_planted_bug_is_caught_by_its_check(bug, selection):
+    k, caught_by = selection
+    document = run_checks(f"tests.zoo.{bug}", k=k)
+    assert caught_by in failed(document), document["output"][-3000:]
+    assert document["returncode"] == 1

@@ -1,0 +1,39 @@
+"""The layer checks catch planted bugs, each with the property meant to catch it."""
+
+import pytest
+
+from tests.zoo import failed, run_checks
+
+BUGS = {
+    # target: (-k expression, the check that must fail)
+    "conv2d_ignores_dilation": ("conv2d", "conv2d::conv2d_forward_matches_the_oracle"),
+    "conv2d_backward_flipped_kernel": (
+        "conv2d",
+        "conv2d::conv2d_backward_matches_the_oracle_and_finite_differences",
+    ),
+    "max_pool_backward_spread": (
+        "pool_backward",
+        "max_pool::pool_backward_matches_the_oracle_and_finite_differences",
+    ),
+    "avg_pool_square_divisor": ("pool_forward", "avg_pool::pool_forward_matches_the_oracle"),
+    "linear_backward_transposed": (
+        "linear",
+        "linear::linear_backward_matches_the_oracle_and_finite_differences",
+    ),
+    "mlp_backward_wrong_derivative": (
+        "mlp",
+        "mlp::mlp_backward_matches_the_oracle_and_finite_differences",
+    ),
+    "he_init_fan_out": (
+        "init_draws",
+        "init::init_draws_zero_mean_weights_of_the_documented_variance",
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "selection"), BUGS.items())
+def test_a_planted_bug_is_caught_by_its_check(bug, selection):
+    k, caught_by = selection
+    document = run_checks(f"tests.zoo.layers:{bug}", k=k)
+    assert caught_by in failed(document), document["output"][-3000:]
+    assert document["returncode"] == 1

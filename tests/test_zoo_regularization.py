@@ -1,0 +1,52 @@
+"""The regularisation checks catch planted bugs, each with the property meant to catch it."""
+
+import pytest
+
+from tests.zoo import failed, run_checks
+
+BUGS = {
+    # target: (-k expression, the checks that must fail)
+    "dropout_inverted_times_p": (
+        "dropout",
+        {
+            "dropout::dropout_with_a_given_mask_matches_a_documented_variant",
+            "dropout::dropout_sample_scales_kept_units_as_a_documented_variant",
+        },
+    ),
+    "dropout_sample_drop_probability": (
+        "dropout_sample",
+        {"dropout::dropout_sample_keeps_each_unit_with_probability_p"},
+    ),
+    # each half matches a documented variant: only the consistency of the two catches it
+    "dropout_mixed_variants": (
+        "dropout",
+        {"dropout::dropout_keeps_the_expected_training_output_equal_to_the_evaluation_output"},
+    ),
+    "ensemble_law_plus_c": (
+        "ensemble",
+        {
+            "model_averaging::ensemble_error_law_is_v_over_k_plus_the_covariance_term",
+            "model_averaging::ensemble_error_law_holds_by_monte_carlo",
+        },
+    ),
+    "bagging_without_replacement": (
+        "bagging",
+        {"bagging::bagging_samples_draw_with_replacement"},
+    ),
+    "early_stopping_ties_improve": (
+        "early_stopping",
+        {"early_stopping::early_stopping_matches_the_oracle"},
+    ),
+    "early_stopping_keeps_a_reference": (
+        "early_stopping",
+        {"early_stopping::early_stopping_keeps_a_copy_of_the_best_weights"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "selection"), BUGS.items())
+def test_a_planted_bug_is_caught_by_its_check(bug, selection):
+    k, caught_by = selection
+    document = run_checks(f"tests.zoo.regularization:{bug}", k=k)
+    assert caught_by <= failed(document), document["output"][-3000:]
+    assert document["returncode"] == 1

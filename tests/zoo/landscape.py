@@ -1,0 +1,40 @@
+"""Planted bugs in the loss-landscape functions."""
+
+import numpy as np
+
+from tests.zoo import planted
+
+
+def _hvp_forward_difference(grad_fn, theta, v, *, h=1e-5):
+    # one-sided (∇L(θ + hv) − ∇L(θ))/h: exact on a quadratic, O(h) wrong elsewhere
+    theta, v = np.asarray(theta, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    return (np.asarray(grad_fn(theta + h * v)) - np.asarray(grad_fn(theta))) / h
+
+
+def _critical_point_by_determinant(H, *, tol=1e-8):
+    # the two-variable test (det > 0 and trace's sign) applied in any dimension
+    H = np.asarray(H, dtype=np.float64)
+    det = np.linalg.det(H)
+    if abs(det) <= tol:
+        return "degenerate"
+    if det < 0:
+        return "saddle"
+    return "local_minimum" if np.trace(H) > 0 else "local_maximum"
+
+
+def _minimum_ratio_counting_zero(H, *, tol=1e-8):
+    lam = np.linalg.eigvalsh(np.asarray(H, dtype=np.float64))
+    return float(np.count_nonzero(lam >= -tol)) / lam.size  # a zero eigenvalue counted positive
+
+
+hvp_forward_difference = planted(
+    "Hessian-vector product by a forward difference",
+    hessian_vector_product=_hvp_forward_difference,
+)
+critical_point_by_determinant = planted(
+    "critical points classified by det and trace", critical_point=_critical_point_by_determinant
+)
+minimum_ratio_counting_zero = planted(
+    "minimum ratio counting zero eigenvalues as positive",
+    minimum_ratio=_minimum_ratio_counting_zero,
+)

@@ -1,0 +1,80 @@
+"""Planted bugs in layers: each a mistake real implementations have made."""
+
+import numpy as np
+
+from reference import layers as ref
+from tests.zoo import planted
+
+
+def _conv2d_ignoring_dilation(x, w, b=None, *, stride=1, padding=0, dilation=1):
+    return ref.conv2d(x, w, b, stride=stride, padding=padding)  # dilation never reaches the taps
+
+
+def _conv2d_backward_flipped_dw(x, w, b, dy, *, stride=1, padding=0, dilation=1):
+    dx, dw, db = ref.conv2d_backward(x, w, b, dy, stride=stride, padding=padding, dilation=dilation)
+    return dx, dw[:, :, ::-1, ::-1], db  # convolution's flipped kernel, not cross-correlation's
+
+
+def _max_pool_backward_spread_evenly(x, dy, *, kernel_size, stride=None, padding=0, dilation=1):
+    # the gradient of every window shared by all its entries (avg-pool's rule), not the arg-max's
+    x, g = ref._pool_args(x, kernel_size, stride, padding, dilation)
+    dxp = ref._pad(np.zeros_like(x), g.padding, 0.0)
+    for i, j in g.offsets():
+        dxp[g.window(i, j)] += np.asarray(dy) / np.prod(g.kernel)
+    return ref._unpad(dxp, g.padding)
+
+
+def _avg_pool_square_divisor(x, *, kernel_size, stride=None, padding=0):
+    _, g = ref._pool_args(x, kernel_size, stride, padding, 1)
+    # divides by kH², as if every kernel were square
+    return ref.avg_pool(x, kernel_size=kernel_size, stride=stride, padding=padding) * (
+        np.prod(g.kernel) / g.kernel[0] ** 2
+    )
+
+
+def _linear_backward_dw_transposed(x, W, b, dz):
+    dx, dW, db = ref.linear_backward(x, W, b, dz)
+    return dx, dW.T, db  # x dzᵀ: (in, out) instead of (out, in)
+
+
+def _mlp_backward_derivative_at_the_activation(x, params, dy, *, activation="relu"):
+    # σ'(a) where σ'(z) is meant: the derivative taken at the layer's output, not its input
+    x, layers, sigma, sigma_backward = ref._mlp_args(x, params, activation)
+    inputs, pre = [], []
+    a = np.asarray(x, dtype=np.float64)
+    for W, b in layers:
+        inputs.append(a)
+        pre.append(ref.linear(a, W, b))
+        a = sigma(pre[-1])
+    grads, dz = [], np.asarray(dy, dtype=np.float64)
+    for i in reversed(range(len(layers))):
+        da, dW, db = ref.linear_backward(inputs[i], *layers[i], dz)
+        grads.append((dW, db))
+        if i > 0:
+            dz = sigma_backward(sigma(pre[i - 1]), da)
+    return da, grads[::-1]
+
+
+def _he_init_fan_out(fan_in, fan_out, rng, *, distribution="normal", shape=None):
+    # Var W = 2/fan_out: PyTorch's kaiming mode='fan_out' where fan_in is meant
+    w = ref.he_init(fan_out, fan_in, rng, distribution=distribution)
+    return w.T if shape is None else w.reshape(shape)
+
+
+conv2d_ignores_dilation = planted("conv2d ignoring dilation", conv2d=_conv2d_ignoring_dilation)
+conv2d_backward_flipped_kernel = planted(
+    "conv2d backward with a flipped dw", conv2d_backward=_conv2d_backward_flipped_dw
+)
+max_pool_backward_spread = planted(
+    "max-pool backward spreading the gradient evenly",
+    max_pool_backward=_max_pool_backward_spread_evenly,
+)
+avg_pool_square_divisor = planted("avg-pool dividing by kH²", avg_pool=_avg_pool_square_divisor)
+linear_backward_transposed = planted(
+    "linear backward with dW = x dzᵀ", linear_backward=_linear_backward_dw_transposed
+)
+mlp_backward_wrong_derivative = planted(
+    "mlp backward taking σ' at the activation",
+    mlp_backward=_mlp_backward_derivative_at_the_activation,
+)
+he_init_fan_out = planted("He initialisation with fan_out", he_init=_he_init_fan_out)
