@@ -92,8 +92,7 @@ def load_target(spec: str, *, device: str = "cpu") -> Target:
     if ":" not in spec and importlib.util.find_spec(spec.split(".")[0]) is None:
         known = ", ".join(BUILTIN)
         raise TargetError(
-            f"unknown target {spec!r}: use a built-in target ({known}), a module, or "
-            "'module:attr'"
+            f"unknown target {spec!r}: use a built-in target ({known}), a module, or 'module:attr'"
         )
     obj = _import(spec)
     if isinstance(obj, types.FunctionType | type):  # a factory: build it for the device

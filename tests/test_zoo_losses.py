@@ -1,0 +1,39 @@
+"""The loss checks catch planted bugs, each with the property meant for it."""
+
+import pytest
+
+from tests.zoo import failed, run_checks
+
+BUGS = {
+    # target: (-k expression selecting the checks, the checks that must fail)
+    "bce_with_logits_naive": (
+        "finite_at_logits_of_1e4",
+        {"binary_cross_entropy::binary_cross_entropy_with_logits_is_finite_at_logits_of_1e4"},
+    ),
+    "cross_entropy_backward_without_mean": (
+        "softmax_minus_onehot",
+        {"cross_entropy::cross_entropy_gradient_is_softmax_minus_onehot_over_n"},
+    ),
+    "mse_forward_mean_backward_half": (
+        "loss_backward and mse",
+        {"mse::loss_backward_matches_the_oracle_and_finite_differences"},
+    ),
+    "orthogonal_penalty_backward_halved": (
+        "loss_backward and orthogonal_penalty",
+        {"orthogonal_penalty::loss_backward_matches_the_oracle_and_finite_differences"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "expression", "caught_by"), [(b, *v) for b, v in BUGS.items()])
+def test_a_planted_bug_is_caught_by_its_check(bug, expression, caught_by):
+    document = run_checks(f"tests.zoo.losses:{bug}", k=expression)
+    assert caught_by <= failed(document), document["output"][-3000:]
+    assert document["returncode"] == 1
+
+
+def test_the_reference_passes_the_checks_that_catch_them():
+    expression = " or ".join(f"({expression})" for expression, _ in BUGS.values())
+    document = run_checks("reference", k=expression)
+    assert document["returncode"] == 0, document["output"][-3000:]
+    assert not failed(document)

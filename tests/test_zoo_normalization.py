@@ -1,0 +1,57 @@
+"""The normalisation checks catch planted bugs, each with the property meant for it."""
+
+import pytest
+
+from tests.zoo import failed, run_checks
+
+BUGS = {
+    # target: (-k expression selecting the checks, the checks that must fail)
+    "bn_backward_without_dvar_term": (
+        "batch_norm_dx_matches or orthogonal_to_x_hat",
+        {
+            "batch_norm::batch_norm_dx_matches_the_oracle_and_finite_differences",
+            "batch_norm::batch_norm_input_gradient_sums_to_zero_and_is_orthogonal_to_x_hat",
+        },
+    ),
+    "bn_unbiased_variance_in_training": (
+        "batch_norm_forward or batch_of_two",
+        {
+            "batch_norm::batch_norm_forward_matches_the_oracle",
+            "batch_norm::batch_norm_handles_a_batch_of_two",
+        },
+    ),
+    "bn_statistics_over_wrong_axes": (
+        "per_channel_on_feature_maps",
+        {"batch_norm::batch_norm_statistics_are_per_channel_on_feature_maps"},
+    ),
+    "bn_running_momentum_swapped": (
+        "running_statistics",
+        {"batch_norm::batch_norm_running_statistics_follow_a_documented_estimator"},
+    ),
+    "group_norm_over_the_batch": (
+        "each_sample_on_its_own",
+        {"group_norm::group_norm_normalises_each_sample_on_its_own"},
+    ),
+    "weight_norm_squared_norm": (
+        "weight_norm_has_norm",
+        {"weight_norm::weight_norm_has_norm_abs_g_whatever_v"},
+    ),
+    "spectral_norm_forgets_u": (
+        "spectral_norm_converges",
+        {"spectral_norm::spectral_norm_converges_to_the_top_singular_value"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "expression", "caught_by"), [(b, *v) for b, v in BUGS.items()])
+def test_a_planted_bug_is_caught_by_its_check(bug, expression, caught_by):
+    document = run_checks(f"tests.zoo.normalization:{bug}", k=expression)
+    assert caught_by <= failed(document), document["output"][-3000:]
+    assert document["returncode"] == 1
+
+
+def test_the_reference_passes_the_checks_that_catch_them():
+    expression = " or ".join(expression for expression, _ in BUGS.values())
+    document = run_checks("reference", k=expression)
+    assert document["returncode"] == 0, document["output"][-3000:]
+    assert not failed(document)

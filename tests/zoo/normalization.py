@@ -1,0 +1,117 @@
+"""Planted bugs in normalisation: each a mistake that real implementations have made."""
+
+import numpy as np
+
+from reference import normalization as ref
+from tests.zoo import planted
+
+
+def _on_axis_1(a, ndim):
+    return np.asarray(a).reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _bn_backward_without_the_dvar_term(dy, cache):
+    # ∂ℓ/∂x_i = ∂ℓ/∂x̂_i/√(σ² + ε) + ∂ℓ/∂μ/m, forgetting ∂ℓ/∂σ²·2(x_i − μ)/m: the path
+    # through the variance (a common slip when transcribing Ioffe & Szegedy's Alg. 1)
+    grads = ref.batch_norm_backward(dy, cache)
+    ndim = cache.x.ndim
+    std = np.sqrt(_on_axis_1(cache.var, ndim) + cache.eps)
+    dx = grads.dx_hat / std + _on_axis_1(grads.dmean, ndim) / cache.m
+    return grads._replace(dx=dx)
+
+
+def _bn_normalising_with_the_unbiased_variance(x, gamma, beta, running_mean, running_var, *,
+                                               training=True, momentum=0.9, eps=1e-5):  # fmt: skip
+    # np.var(ddof=1) (or torch.var's default unbiased=True) in the training normalisation
+    out = ref.batch_norm(x, gamma, beta, running_mean, running_var, training=training,
+                         momentum=momentum, eps=eps)  # fmt: skip
+    if not training:
+        return out
+    x = np.asarray(x, dtype=np.float64)
+    axes = (0, *range(2, x.ndim))
+    var = x.var(axis=axes, ddof=1)
+    x_hat = (x - _on_axis_1(out.cache.mean, x.ndim)) / np.sqrt(_on_axis_1(var, x.ndim) + eps)
+    y = _on_axis_1(gamma, x.ndim) * x_hat + _on_axis_1(beta, x.ndim)
+    return out._replace(y=y)
+
+
+def _bn_statistics_of_x_reshaped_to_rows(x, gamma, beta, running_mean, running_var, *,
+                                         training=True, momentum=0.9, eps=1e-5):  # fmt: skip
+    # x.reshape(-1, C) on an (N, C, H, W) array (the NHWC recipe applied to NCHW memory): the
+    # "channels" it averages mix values of every channel; right only when H = W = 1
+    x = np.asarray(x, dtype=np.float64)
+    channels = x.shape[1]
+    rows = x.reshape(-1, channels)
+    mean, var = rows.mean(axis=0), rows.var(axis=0)
+    out = ref.batch_norm(x, gamma, beta, running_mean, running_var, training=training,
+                         momentum=momentum, eps=eps)  # fmt: skip
+    if not training:
+        return out
+    x_hat = (x - _on_axis_1(mean, x.ndim)) / np.sqrt(_on_axis_1(var, x.ndim) + eps)
+    y = _on_axis_1(gamma, x.ndim) * x_hat + _on_axis_1(beta, x.ndim)
+    p = momentum
+    return out._replace(y=y, running_mean=p * np.asarray(running_mean) + (1 - p) * mean)
+
+
+def _bn_running_average_with_p_and_1_minus_p_swapped(x, gamma, beta, running_mean,
+                                                     running_var, *, training=True,
+                                                     momentum=0.9, eps=1e-5):  # fmt: skip
+    # PyTorch's momentum (1 − p) passed where the weight of the old value p is meant
+    return ref.batch_norm(x, gamma, beta, running_mean, running_var, training=training,
+                          momentum=1.0 - momentum, eps=eps)  # fmt: skip
+
+
+def _group_norm_with_statistics_over_the_batch(x, gamma, beta, *, num_groups, eps=1e-5):
+    # the group's mean and variance taken over every sample too (batch norm's axes)
+    x = np.asarray(x, dtype=np.float64)
+    grouped = x.reshape((x.shape[0], num_groups, -1, *x.shape[2:]))
+    axes = (0, *range(2, grouped.ndim))
+    mean = grouped.mean(axis=axes, keepdims=True)
+    std = np.sqrt(grouped.var(axis=axes, keepdims=True) + eps)
+    x_hat = ((grouped - mean) / std).reshape(x.shape)
+    return _on_axis_1(gamma, x.ndim) * x_hat + _on_axis_1(beta, x.ndim)
+
+
+def _weight_norm_dividing_by_the_squared_norm(v, g):
+    # g·v/‖v‖² (v·v in place of its square root)
+    v, g = np.asarray(v, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    if v.ndim == 1:
+        return g * v / np.sum(v**2)
+    squared = np.sum(v**2, axis=tuple(range(1, v.ndim)), keepdims=True)
+    return g.reshape((-1,) + (1,) * (v.ndim - 1)) * v / squared
+
+
+def _spectral_norm_that_returns_the_old_u(W, u, v=None, *, n_power_iterations=1, eps=1e-12):
+    # the power iteration's u is computed but the caller gets the u it passed in: nothing is
+    # carried between calls, so σ never converges
+    out = ref.spectral_norm(W, u, v, n_power_iterations=n_power_iterations, eps=eps)
+    return out._replace(u=np.asarray(u, dtype=np.float64).copy())
+
+
+bn_backward_without_dvar_term = planted(
+    "batch norm dx missing the 2(x − μ)/m term",
+    batch_norm_backward=_bn_backward_without_the_dvar_term,
+)
+bn_unbiased_variance_in_training = planted(
+    "batch norm normalising with the unbiased variance",
+    batch_norm=_bn_normalising_with_the_unbiased_variance,
+)
+bn_statistics_over_wrong_axes = planted(
+    "batch norm statistics of x.reshape(-1, C) on NCHW",
+    batch_norm=_bn_statistics_of_x_reshaped_to_rows,
+)
+bn_running_momentum_swapped = planted(
+    "batch norm running average with p and 1 − p swapped",
+    batch_norm=_bn_running_average_with_p_and_1_minus_p_swapped,
+)
+group_norm_over_the_batch = planted(
+    "group norm with statistics over the batch",
+    group_norm=_group_norm_with_statistics_over_the_batch,
+)
+weight_norm_squared_norm = planted(
+    "weight norm dividing by ‖v‖²", weight_norm=_weight_norm_dividing_by_the_squared_norm
+)
+spectral_norm_forgets_u = planted(
+    "spectral norm that does not carry u between calls",
+    spectral_norm=_spectral_norm_that_returns_the_old_u,
+)
