@@ -107,6 +107,8 @@ class Session:
         self.profile = option.profile
         self.timeout = option.check_timeout or TIMEOUTS[self.profile]
         seed = config.getoption("hypothesis_seed", None)
+        if isinstance(seed, str) and seed.lstrip("-").isdigit():
+            seed = int(seed)  # Hypothesis takes any string; record integers as integers
         if seed is None and self.profile != "thorough":
             seed = CI_SEED  # quick and ci are derandomised: the same seed unless one is given
             from hypothesis import core
