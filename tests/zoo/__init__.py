@@ -21,7 +21,7 @@ from typing import Any
 from checks.targets import Target
 from checks.targets.reference import make_target
 
-__all__ = ["planted", "run_checks"]
+__all__ = ["assert_caught", "failed", "planted", "run_checks"]
 
 
 def planted(name: str, **functions: Callable[..., Any]) -> Target:
@@ -58,3 +58,12 @@ def failed(document: dict) -> set[str]:
     return {
         f"{r['algorithm']}::{r['property']}" for r in document["records"] if r["status"] == "fail"
     }
+
+
+def assert_caught(target: str, caught_by: str | set[str], *, k: str | None) -> None:
+    """Run the checks selected by ``k`` on a planted-bug target: the run fails (exit 1), and
+    the check(s) ``caught_by`` ('algorithm::property') are among the failures."""
+    expected = {caught_by} if isinstance(caught_by, str) else set(caught_by)
+    document = run_checks(target, k=k)
+    assert expected <= failed(document), document["output"][-3000:]
+    assert document["returncode"] == 1
