@@ -13,7 +13,11 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["arrays", "away_from", "directions", "shapes"]
+__all__ = ["SEEDS", "arrays", "away_from", "directions", "shapes"]
+
+
+# Seeds for numpy generators inside a check: drawn by Hypothesis, so that they shrink and replay.
+SEEDS = st.integers(0, 2**32 - 1)
 
 
 def shapes(*, min_dims: int = 1, max_dims: int = 3, min_side: int = 1, max_side: int = 5):

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from checks.assertions import Call, assert_close, call, fail
 from checks.statistics import mcdiarmid_deviation, statistical
+from checks.strategies import SEEDS
 from checks.tolerances import EXACT
 from reference import evaluation as oracle
 
-SEED = st.integers(0, 2**32 - 1)
-SEEDS = st.none() | SEED  # None: the deterministic form
+OPTIONAL_SEEDS = st.none() | SEEDS  # None: the deterministic form
 
 
 def _rng(seed: int | None) -> np.random.Generator | None:
@@ -68,7 +68,7 @@ def _folds(draw):
 
 
 @pytest.mark.algorithm("k_fold")
-@given(nk=_folds(), seed=SEEDS)
+@given(nk=_folds(), seed=OPTIONAL_SEEDS)
 def test_k_fold_test_folds_are_disjoint_and_cover_the_data(target, nk, seed):
     n, k = nk
     splits, c = call(target, "k_fold", n, k, _rng(seed))
@@ -120,7 +120,7 @@ def _labels(draw):
     counts = draw(st.lists(st.integers(1, 15), min_size=1, max_size=4), label="counts")
     counts[0] = max(counts[0], 3)
     y = np.repeat(np.arange(len(counts)), counts)
-    order = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="shuffle"))
+    order = np.random.default_rng(draw(SEEDS, label="shuffle"))
     return order.permutation(y)
 
 
@@ -147,14 +147,14 @@ def _assert_stratified(split, y, fraction: float, what: str, c: Call) -> None:
 
 
 @pytest.mark.algorithm("holdout")
-@given(y=_labels(), fraction=st.sampled_from([2 / 3, 0.7, 0.75, 0.8]), seed=SEED)
+@given(y=_labels(), fraction=st.sampled_from([2 / 3, 0.7, 0.75, 0.8]), seed=SEEDS)
 def test_holdout_is_stratified_disjoint_and_covering(target, y, fraction, seed):
     split, c = call(target, "holdout", y, np.random.default_rng(seed), train_fraction=fraction)
     _assert_stratified(split, y, fraction, f"holdout(y, train_fraction={fraction:g})", c)
 
 
 @pytest.mark.algorithm("holdout")
-@given(y=_labels(), repeats=st.integers(1, 4), seed=SEED)
+@given(y=_labels(), repeats=st.integers(1, 4), seed=SEEDS)
 def test_repeated_holdout_gives_that_many_stratified_splits(target, y, repeats, seed):
     splits, c = call(target, "repeated_holdout", y, np.random.default_rng(seed), repeats=repeats)
     if len(splits) != repeats:
@@ -167,7 +167,7 @@ def test_repeated_holdout_gives_that_many_stratified_splits(target, y, repeats, 
 
 
 @pytest.mark.algorithm("bootstrap")
-@given(n=st.integers(1, 60), seed=SEED)
+@given(n=st.integers(1, 60), seed=SEEDS)
 def test_bootstrap_out_of_bag_set_is_exactly_the_examples_never_drawn(target, n, seed):
     out, c = call(target, "bootstrap", n, np.random.default_rng(seed))
     sample = _indices(out[0], f"bootstrap({n}) sample", c)
@@ -182,7 +182,7 @@ BOOTSTRAP_N, BOOTSTRAP_REPEATS = 500, 40
 
 @pytest.mark.algorithm("bootstrap")
 @statistical
-@given(seed=SEED)
+@given(seed=SEEDS)
 def test_bootstrap_leaves_a_share_of_about_1_over_e_out_of_bag(target, seed):
     # 40 bootstraps of n = 500. Two statistical comparisons, each with false alarm ≤ 1e-7
     # (3 examples: ≤ 6e-7 per check):
@@ -227,7 +227,7 @@ def test_iterations_per_epoch_is_the_ceiling_of_n_over_m(target, N, m):
 
 
 @pytest.mark.algorithm("epochs")
-@given(N=st.integers(1, 80), m=st.integers(1, 30), seed=SEEDS)
+@given(N=st.integers(1, 80), m=st.integers(1, 30), seed=OPTIONAL_SEEDS)
 def test_minibatches_visit_every_example_once_per_epoch(target, N, m, seed):
     batches, c = call(target, "minibatches", N, m, _rng(seed))
     batches = [_indices(b, f"minibatches({N}, {m}) batch {i}", c) for i, b in enumerate(batches)]

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from checks.assertions import assert_close, assert_matches_variant, call, fail
 from checks.gradients import assert_backward_matches_finite_differences
+from checks.strategies import SEEDS
 from checks.tolerances import Tolerance, tolerance
 from reference import normalization as oracle
 
-SEEDS = st.integers(0, 2**32 - 1)
 EPSILONS = st.sampled_from([1e-5, 1e-3, 0.1])
 MOMENTA = st.sampled_from([0.0, 0.5, 0.9])  # p, the weight of the old running value
 F64 = "float64"

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks.assertions import assert_close, assert_matches_variant, call, fail
-from checks.strategies import shapes
+from checks.strategies import SEEDS, shapes
 from checks.trajectories import (
     LOOKAHEAD_FORMS,
     assert_trajectory_matches,
@@ -85,7 +85,7 @@ def _setup(seed: int, shape: tuple[int, ...]):
 
 
 @pytest.mark.parametrize("algorithm", list(SPECS))
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        steps=st.integers(5, 8))  # fmt: skip
 def test_trajectory_matches_the_oracle_at_every_step(target, algorithm, seed, shape, steps):
     spec = SPECS[algorithm]
@@ -100,7 +100,7 @@ def test_trajectory_matches_the_oracle_at_every_step(target, algorithm, seed, sh
 
 
 @pytest.mark.parametrize("algorithm", list(SPECS))
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        steps=st.integers(5, 8))  # fmt: skip
 def test_trajectory_follows_a_learning_rate_that_changes_between_steps(
     target, algorithm, seed, shape, steps
@@ -128,7 +128,7 @@ def _gradients(rng: np.random.Generator, shape, steps: int, scale: float) -> lis
 
 
 @pytest.mark.parametrize("algorithm", list(SPECS))
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4))
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4))
 def test_zero_gradient_leaves_the_parameters_still(target, algorithm, seed, shape):
     spec = SPECS[algorithm]
     _, theta0 = _setup(seed, shape)
@@ -140,7 +140,7 @@ def test_zero_gradient_leaves_the_parameters_still(target, algorithm, seed, shap
 
 
 @pytest.mark.parametrize("algorithm", list(SPECS))
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4))
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4))
 def test_negating_the_gradients_negates_the_update(target, algorithm, seed, shape):
     # every rule is odd in the gradients it has seen (no weight decay): θ_k(−g) − θ₀ = −(θ_k(g)
     # − θ₀), from a fresh state, over 3 steps
@@ -156,7 +156,7 @@ def test_negating_the_gradients_negates_the_update(target, algorithm, seed, shap
 
 
 @pytest.mark.parametrize("algorithm", list(SPECS))
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 8))
+@given(seed=SEEDS, n=st.integers(2, 8))
 def test_permuting_coordinates_permutes_the_update(target, algorithm, seed, n):
     spec = SPECS[algorithm]
     rng, theta0 = _setup(seed, (n,))
@@ -171,7 +171,7 @@ def test_permuting_coordinates_permutes_the_update(target, algorithm, seed, n):
 
 
 @pytest.mark.algorithm("momentum")
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        steps=st.integers(3, 6))  # fmt: skip
 def test_momentum_zero_equals_sgd(target, seed, shape, steps):
     # with α = 0 all three forms reduce to θ ← θ − ε_t g, also with a changing ε_t
@@ -185,7 +185,7 @@ def test_momentum_zero_equals_sgd(target, seed, shape, steps):
 
 
 @pytest.mark.algorithm("adam")
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        lr=st.sampled_from([1e-3, 1e-2, 0.1]))  # fmt: skip
 def test_adam_first_step_is_lr_times_the_sign_of_the_gradient(target, seed, shape, lr):
     # ŝ₁ = g and r̂₁ = g²: θ₁ = θ₀ − ε g/(|g| + δ). With |g| ≥ 1e-2 and δ = 1e-14 the step is
@@ -201,7 +201,7 @@ def test_adam_first_step_is_lr_times_the_sign_of_the_gradient(target, seed, shap
 
 
 @pytest.mark.algorithm("adam")
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        power=st.integers(-6, 6).filter(bool))  # fmt: skip
 def test_adam_is_invariant_to_scaling_the_gradients(target, seed, shape, power):
     # a power of two scales s, r and √r exactly, so only δ (1e-14, against |g| ≥ 1e-2·2⁻⁶)
@@ -218,7 +218,7 @@ def test_adam_is_invariant_to_scaling_the_gradients(target, seed, shape, power):
 
 
 @pytest.mark.algorithm("adagrad")
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 8), steps=st.integers(3, 8))
+@given(seed=SEEDS, n=st.integers(1, 8), steps=st.integers(3, 8))
 def test_adagrad_effective_step_never_grows(target, seed, n, steps):
     # the per-coordinate step ε/(δ + √r_t) can only shrink as Σg² grows. Gradient magnitudes
     # are non-decreasing per coordinate (signs random) so that Lee's root *mean* square grows
@@ -245,7 +245,7 @@ def test_adagrad_effective_step_never_grows(target, seed, n, steps):
 
 
 @pytest.mark.parametrize("algorithm", NESTEROV_FORMS)
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        alpha=st.sampled_from([0.5, 0.9, 0.99]))  # fmt: skip
 def test_gradient_is_taken_at_the_look_ahead_point(target, algorithm, seed, shape, alpha):
     # Alg 8.3/8.6 step θ ← θ + v, so v_t = θ_t − θ_{t−1} and the look-ahead point is
@@ -272,7 +272,7 @@ def test_gradient_is_taken_at_the_look_ahead_point(target, algorithm, seed, shap
 
 
 @pytest.mark.parametrize("algorithm", ["sgd", "adam"])
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        wd=st.sampled_from([0.01, 0.1, 0.5]))  # fmt: skip
 def test_coupled_weight_decay_equals_adding_the_l2_gradient(target, algorithm, seed, shape, wd):
     # weight_decay=wd is the gradient of (wd/2)‖θ‖²: the same as wd = 0 and g + wd·θ. Adam's
@@ -302,7 +302,7 @@ def test_coupled_weight_decay_equals_adding_the_l2_gradient(target, algorithm, s
 
 
 @pytest.mark.algorithm("adam")
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        wd=st.sampled_from([0.01, 0.1, 0.5]))  # fmt: skip
 def test_adam_weight_decay_matches_a_documented_mode(target, seed, shape, wd):
     spec = SPECS["adam"]
@@ -332,7 +332,7 @@ UNIFIED_CASES = {
 
 @pytest.mark.algorithm("unified")
 @pytest.mark.parametrize("case", list(UNIFIED_CASES))
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4))
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4))
 def test_unified_form_reduces_to_adam_rmsprop_and_momentum(target, case, seed, shape):
     unified, special = UNIFIED_CASES[case]
     _, theta0 = _setup(seed, shape)
@@ -345,7 +345,7 @@ def test_unified_form_reduces_to_adam_rmsprop_and_momentum(target, case, seed, s
 
 
 @pytest.mark.algorithm("weight_decay")
-@given(seed=st.integers(0, 2**32 - 1), shape=shapes(max_dims=2, max_side=4),
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        lam=st.floats(0.0, 1.0))  # fmt: skip
 def test_weight_decay_adds_the_gradient_of_the_l2_penalty(target, seed, shape, lam):
     rng = np.random.default_rng(seed)

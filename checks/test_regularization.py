@@ -21,7 +21,7 @@ from checks.statistics import (
     mcdiarmid_deviation,
     statistical,
 )
-from checks.strategies import arrays, shapes
+from checks.strategies import SEEDS, arrays, shapes
 from checks.tolerances import EXACT
 from reference import regularization as oracle
 
@@ -49,7 +49,7 @@ def _nonzero(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.algorithm("dropout")
-@given(data=st.data(), p=KEEP, seed=st.integers(0, 2**32 - 1))
+@given(data=st.data(), p=KEEP, seed=SEEDS)
 def test_dropout_with_a_given_mask_matches_a_documented_variant(target, dtype, data, p, seed):
     x = _nonzero(data.draw(arrays(shapes(max_dims=3, max_side=6)), label="x")).astype(dtype)
     mask = _mask(np.random.default_rng(seed), x.shape, p).astype(dtype)
@@ -92,7 +92,7 @@ def test_dropout_keeps_the_expected_training_output_equal_to_the_evaluation_outp
 
 
 @pytest.mark.algorithm("dropout")
-@given(data=st.data(), p=KEEP, seed=st.integers(0, 2**32 - 1), training=st.booleans())
+@given(data=st.data(), p=KEEP, seed=SEEDS, training=st.booleans())
 def test_dropout_backward_matches_the_oracle_and_finite_differences(
     target, data, p, seed, training
 ):
@@ -128,7 +128,7 @@ SAMPLE_SHAPE = (200, 200)  # 40 000 units per draw
 
 @pytest.mark.algorithm("dropout")
 @statistical
-@given(p=KEEP, seed=st.integers(0, 2**32 - 1))
+@given(p=KEEP, seed=SEEDS)
 def test_dropout_sample_keeps_each_unit_with_probability_p(target, p, seed):
     # K kept units of n = 40 000 is Binomial(n, p) for a correct target. False alarm: the
     # exact binomial bound at 1e-7 (about 5.3 sigma), 3 examples: 3e-7 per check. Power: the
@@ -152,7 +152,7 @@ def test_dropout_sample_keeps_each_unit_with_probability_p(target, p, seed):
 
 @pytest.mark.algorithm("dropout")
 @statistical
-@given(data=st.data(), p=KEEP, seed=st.integers(0, 2**32 - 1))
+@given(data=st.data(), p=KEEP, seed=SEEDS)
 def test_dropout_sample_scales_kept_units_as_a_documented_variant(target, data, p, seed):
     # Exact, not statistical: whichever units the target keeps, each kept unit is x (standard)
     # or x/p (inverted). Inputs are bounded away from 0 so that "kept" is visible.
@@ -172,7 +172,7 @@ def test_dropout_sample_scales_kept_units_as_a_documented_variant(target, data, 
 
 
 @pytest.mark.algorithm("dropout")
-@given(data=st.data(), p=KEEP, seed=st.integers(0, 2**32 - 1))
+@given(data=st.data(), p=KEEP, seed=SEEDS)
 def test_dropout_sample_at_evaluation_matches_a_documented_variant(target, data, p, seed):
     x = _nonzero(data.draw(arrays(shapes(max_dims=3, max_side=6)), label="x"))
     y, c = call(target, "dropout_sample", x, p=p, rng=np.random.default_rng(seed), training=False)
@@ -186,7 +186,7 @@ def test_dropout_sample_at_evaluation_matches_a_documented_variant(target, data,
 
 @pytest.mark.algorithm("dropout")
 @statistical
-@given(p=KEEP, seed=st.integers(0, 2**32 - 1))
+@given(p=KEEP, seed=SEEDS)
 def test_dropout_sample_mean_in_training_equals_the_evaluation_output(target, p, seed):
     # On x = 1 a correct target outputs s (kept) or 0, so the training mean is s·K/n with
     # K ~ Binomial(n, p), and s·p is the evaluation output. The check allows s times the
@@ -321,7 +321,7 @@ MONTE_CARLO_SAMPLES = 20_000
 
 @pytest.mark.algorithm("model_averaging")
 @statistical
-@given(ensemble=_ensembles(min_rho=0.25), seed=st.integers(0, 2**32 - 1))
+@given(ensemble=_ensembles(min_rho=0.25), seed=SEEDS)
 def test_ensemble_error_law_holds_by_monte_carlo(target, ensemble, seed):
     # n = 20 000 draws of k errors ~ N(0, Σ), Σ equicorrelated: the averaged error ē is
     # N(0, L) with L the law, so n·mean(ē²)/L is chi-square with n degrees of freedom. False
@@ -362,7 +362,7 @@ def _rows(out, shape: tuple[int, int], what: str, c) -> np.ndarray:
 
 @pytest.mark.algorithm("bagging")
 @statistical
-@given(n=st.integers(50, 400), k=st.integers(20, 40), seed=st.integers(0, 2**32 - 1))
+@given(n=st.integers(50, 400), k=st.integers(20, 40), seed=SEEDS)
 def test_bagging_samples_draw_with_replacement(target, n, k, seed):
     # Two statistical comparisons, each with false alarm ≤ 1e-7 (3 examples: ≤ 6e-7 per check):
     # 1. each row of n draws repeats an index: a row without a repeat has probability
@@ -388,7 +388,7 @@ def test_bagging_samples_draw_with_replacement(target, n, k, seed):
 
 
 @pytest.mark.algorithm("bagging")
-@given(n=st.integers(2, 20), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+@given(n=st.integers(2, 20), k=st.integers(1, 6), seed=SEEDS)
 def test_bagging_fits_each_model_on_a_resample_of_the_examples(target, n, k, seed):
     X = np.stack([np.arange(n, dtype=np.float64), -np.arange(n, dtype=np.float64)], axis=1)
     y = 10.0 * np.arange(n, dtype=np.float64)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks.assertions import Call, assert_close, call, fail
+from checks.strategies import SEEDS
 from checks.tolerances import MINIMISERS
 from reference import solvers as oracle
 
@@ -47,7 +48,7 @@ def _convex_quadratic(seed: int):
 
 
 @pytest.mark.algorithm("apg")
-@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(5, 40))
+@given(seed=SEEDS, steps=st.integers(5, 40))
 def test_apg_obeys_the_fista_bound(target, seed, steps):
     # Beck & Teboulle 2009, Thm 4.4 with ε = 1/L: F(x_k) − F* ≤ 2L‖x₀ − x*‖²/(k + 1)², k ≥ 1
     q, b, x0, x_star = _convex_quadratic(seed)
@@ -70,7 +71,7 @@ def test_apg_obeys_the_fista_bound(target, seed, steps):
 
 @pytest.mark.algorithm("apg")
 @pytest.mark.parametrize("g", ["none", "l1"])
-@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(5, 20))
+@given(seed=SEEDS, steps=st.integers(5, 20))
 def test_apg_iterates_match_the_oracle(target, g, seed, steps):
     q, b, x0, _ = _convex_quadratic(seed)
     lr = 1.0 / float(np.linalg.eigvalsh(q).max())
@@ -115,7 +116,7 @@ def _smooth_problem(seed: int):
 
 
 @pytest.mark.algorithm("newton")
-@given(seed=st.integers(0, 2**32 - 1))
+@given(seed=SEEDS)
 def test_newton_matches_the_oracle_and_scipy(target, seed):
     _, grad, hess, x0, x_star = _smooth_problem(seed)
     out, c = call(target, "newton", grad, hess, x0.copy(), steps=50, tol=1e-10)
@@ -127,7 +128,7 @@ def test_newton_matches_the_oracle_and_scipy(target, seed):
 
 
 @pytest.mark.algorithm("newton")
-@given(seed=st.integers(0, 2**32 - 1))
+@given(seed=SEEDS)
 def test_newton_solves_a_strictly_convex_quadratic_in_one_step(target, seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 7))
@@ -143,7 +144,7 @@ def test_newton_solves_a_strictly_convex_quadratic_in_one_step(target, seed):
 
 
 @pytest.mark.parametrize("algorithm", ["conjugate_gradient", "bfgs"])
-@given(seed=st.integers(0, 2**32 - 1))
+@given(seed=SEEDS)
 def test_solver_finds_the_minimiser_scipy_finds(target, algorithm, seed):
     f, grad, _, x0, x_star = _smooth_problem(seed)
     out, c = call(target, algorithm, f, grad, x0.copy(), tol=1e-10)
@@ -175,7 +176,7 @@ def _lasso(seed: int):
 
 
 @pytest.mark.algorithm("stochastic_admm")
-@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(5, 30))
+@given(seed=SEEDS, steps=st.integers(5, 30))
 def test_stochastic_admm_iterates_match_the_oracle(target, seed, steps):
     rng, _, _, _, problem = _lasso(seed)
     samples = [rng.choice(30, 8, replace=False) for _ in range(steps)]
@@ -188,7 +189,7 @@ def test_stochastic_admm_iterates_match_the_oracle(target, seed, steps):
 
 
 @pytest.mark.algorithm("stochastic_admm")
-@given(seed=st.integers(0, 2**32 - 1))
+@given(seed=SEEDS)
 def test_stochastic_admm_converges_to_the_lasso_solution(target, seed):
     # full-batch samples: the linearised ADMM converges to the lasso minimiser, found here by
     # scipy's L-BFGS-B on the split x = u − v, u, v ≥ 0 (a smooth bound-constrained problem)
