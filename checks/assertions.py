@@ -97,6 +97,11 @@ def _literal(value: Any) -> str:
         return repr(value.item())
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return "(" + "".join(f"{_literal(v)}, " for v in value) + ")"
+    if isinstance(value, list):
+        items = [_literal(v) for v in value]
+        if len(items) > 1 and len(set(items)) == 1:  # e.g. one mini-batch repeated for every step
+            return f"[{items[0]}] * {len(items)}"
+        return "[" + ", ".join(items) + "]"
     return repr(value)
 
 

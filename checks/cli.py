@@ -4,6 +4,9 @@
     nnconform check [--target NAME|module:attr] [--device cpu|cuda] [--profile quick|ci|thorough]
                     [-k EXPR] [-n WORKERS] [--json PATH] [--junit-xml PATH] [--xfails FILE]
                     [--strict] [--seed N] [--timeout S]   the conformance checks (a pytest run)
+    nnconform bench [--target NAME ...] [--kernel NAME ...] [--device cpu|cuda] [--size N ...]
+                    [--threads N] [--json PATH] [--html PATH]   kernels timed side by side
+    nnconform report [--check PATH] [--bench PATH] --html PATH   a self-contained HTML report
 
 Exit status: 0 on success (no check failed), 1 when a check failed, 2 on a usage error.
 """
@@ -11,16 +14,15 @@ Exit status: 0 on success (no check failed), 1 when a check failed, 2 on a usage
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
+from checks.files import whole_file
 from reference.registry import FAMILIES, REGISTRY, Entry, resolve
 
 
@@ -110,7 +112,7 @@ def _check(args: argparse.Namespace) -> int:
         argv += [f"--check-timeout={args.timeout}"]
     if args.json:
         argv += [f"--nnconform-json={args.json}"]
-    with _whole_file(args.junit_xml) as junit:
+    with whole_file(args.junit_xml) as junit:
         if junit:
             argv += [f"--junit-xml={junit}"]
         status = pytest.main(argv)
@@ -119,23 +121,6 @@ def _check(args: argparse.Namespace) -> int:
     if status == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(f"nnconform check: error: no check matches -k {args.k!r}", file=sys.stderr)
     return 2
-
-
-@contextlib.contextmanager
-def _whole_file(path: str | None):
-    """A temporary path beside ``path``, renamed onto it at the end only if it was written:
-    the file appears whole or not at all."""
-    if path is None:
-        yield None
-        return
-    final = Path(path)
-    temporary = final.with_name(f".{final.name}.tmp")
-    try:
-        yield str(temporary)
-        if temporary.exists():
-            os.replace(temporary, final)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, metavar="SECONDS", help="time limit per check (default by profile)"
     )
     check.set_defaults(run=_check)
+
+    # Imported here, not at the top: `nnconform check` need not import the benchmark harness.
+    from checks.perf import cli as bench
+    from reports import cli as report
+
+    bench.add_command(commands)
+    report.add_command(commands)
     return parser
 
 

@@ -15,7 +15,6 @@ import fnmatch
 import json
 import os
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from checks.assertions import SETTINGS, CheckTimeoutError, ConformanceError
+from checks.files import write_json_atomically
 from checks.targets import Target, TargetError, load_target
 from checks.tolerances import TOLERANCES
 from checks.verdicts import STATUSES, Record, open_record
@@ -367,15 +367,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "records": sorted(_RECORDS, key=lambda r: r["nodeid"]),
     }
     write_json_atomically(Path(config.option.nnconform_json), document)
-
-
-def write_json_atomically(path: Path, document: Any) -> None:
-    """Write the whole file or nothing: a temporary file beside it, then an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False,
-        encoding="utf-8",
-    ) as handle:  # fmt: skip
-        json.dump(document, handle, indent=1, allow_nan=False)
-        temporary = handle.name
-    os.replace(temporary, path)

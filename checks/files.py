@@ -1,0 +1,54 @@
+"""Results files are written whole or not at all: into a temporary file beside the final path,
+then renamed onto it (an atomic rename on POSIX and Windows), so that a crash or an interrupt
+never leaves half a JSON, XML or HTML file for a CI step to read."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["whole_file", "write_json_atomically", "write_text_atomically"]
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False,
+        encoding="utf-8",
+    ) as handle:  # fmt: skip
+        temporary = handle.name
+        try:
+            handle.write(text)
+        except BaseException:
+            handle.close()
+            os.unlink(temporary)
+            raise
+    os.replace(temporary, path)
+
+
+def write_json_atomically(path: str | Path, document: Any) -> None:
+    """Strict JSON (no NaN or Infinity, which browsers' JSON.parse rejects)."""
+    write_text_atomically(path, json.dumps(document, indent=1, allow_nan=False))
+
+
+@contextlib.contextmanager
+def whole_file(path: str | None) -> Iterator[str | None]:
+    """A temporary path beside ``path`` for a writer that wants a file name (pytest's JUnit
+    XML), renamed onto ``path`` at the end only if it was written."""
+    if path is None:
+        yield None
+        return
+    final = Path(path)
+    temporary = final.with_name(f".{final.name}.tmp")
+    try:
+        yield str(temporary)
+        if temporary.exists():
+            os.replace(temporary, final)
+    finally:
+        temporary.unlink(missing_ok=True)

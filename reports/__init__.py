@@ -1,0 +1,1 @@
+"""Self-contained HTML reports of check verdicts and benchmark results."""
