@@ -1,14 +1,67 @@
-"""``nnconform report``: see ``add_command``."""
+"""``nnconform report``: one self-contained HTML page from check and bench documents.
+
+    nnconform report [--check PATH] [--bench PATH ...] --html PATH [--title TEXT]
+
+``--bench`` takes nnconform bench documents (``nnconform bench --json``, several machines
+allowed) and pytest-benchmark documents (``pytest --benchmark-json``). Every document is read
+and checked before anything is written, and the page is written whole or not at all, so a bad
+input leaves an existing report as it was. Exit status 0, or 2 with a one-line message.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_command", "run"]
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="write an HTML report of checks and benchmarks")
+    report = commands.add_parser(
+        "report",
+        help="write an HTML report of checks and benchmarks",
+        description="Write one self-contained HTML page (no network needed to view it) from a "
+        "check document and/or bench documents. Exit 0, or 2 on a usage error.",
+    )
+    report.add_argument("--check", metavar="PATH", help="a check document (nnconform check --json)")
+    report.add_argument(
+        "--bench",
+        metavar="PATH",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="bench documents: nnconform bench --json, or pytest --benchmark-json (repeatable)",
+    )
+    report.add_argument("--html", metavar="PATH", required=True, help="where to write the page")
+    report.add_argument("--title", default="nnconform report", help="the page's title")
     report.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from checks.files import write_text_atomically
+    from reports.documents import load_json, split_bench, validate_check
+    from reports.html import build_report
+
+    if not args.check and not args.bench:
+        return _usage("give --check PATH and/or --bench PATH (nothing to report)")
+    if Path(args.html).is_dir():  # refused before the rename, which would leave a temporary
+        return _usage(f"--html {args.html} is a directory; give a file name such as report.html")
+    try:
+        check = validate_check(load_json(args.check), args.check) if args.check else None
+        bench = [load_json(path) for path in args.bench]
+        split_bench(bench, list(args.bench))  # here, so that an error names the file
+        page = build_report(check=check, bench=bench, title=args.title)
+    except ValueError as error:
+        return _usage(str(error))
+    try:
+        write_text_atomically(args.html, page)
+    except OSError as error:
+        return _usage(f"cannot write {args.html}: {error.strerror or error}")
+    print(args.html)
+    return 0
+
+
+def _usage(message: str) -> int:
+    print(f"nnconform report: error: {message}", file=sys.stderr)
+    return 2
