@@ -8,6 +8,7 @@ and the ratio of the two medians. Not a test (it times): a check on the harness 
 
     python -m checks.perf.agreement [--kernel adam] [--implementation torch-fused]
                                     [--size 2**24] [--device cpu] [--repeats 15]
+                                    [--threads N]
 """
 
 from __future__ import annotations
@@ -69,7 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", default="2**24")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads first")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         result = compare(
             args.kernel, args.implementation, parse_size(args.size), args.device,
