@@ -29,6 +29,10 @@ def write_text_atomically(path: str | Path, text: str) -> None:
             handle.close()
             os.unlink(temporary)
             raise
+    # NamedTemporaryFile creates the file 0600; give it the mode an ordinary open() would
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     os.replace(temporary, path)
 
 
