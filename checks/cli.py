@@ -6,7 +6,7 @@
                     [--strict] [--seed N] [--timeout S]   the conformance checks (a pytest run)
     nnconform bench [--target NAME ...] [--kernel NAME ...] [--device cpu|cuda] [--size N ...]
                     [--threads N] [--json PATH] [--html PATH]   kernels timed side by side
-    nnconform report [--check PATH] [--bench PATH] --html PATH   a self-contained HTML report
+    nnconform report [--check PATH] [--bench PATH ...] --html PATH   a self-contained HTML report
 
 Exit status: 0 on success (no check failed), 1 when a check failed, 2 on a usage error.
 """

@@ -32,8 +32,12 @@ def write_text_atomically(path: str | Path, text: str) -> None:
     # NamedTemporaryFile creates the file 0600; give it the mode an ordinary open() would
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
-    os.replace(temporary, path)
+    try:
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)  # e.g. ``path`` is a directory: leave nothing behind
+        raise
 
 
 def write_json_atomically(path: str | Path, document: Any) -> None:
