@@ -1,0 +1,17 @@
+"""asv benchmarks of the kernels in ``checks.perf.kernels``, across commits.
+
+One module per family (``bench_optimizers.py``, ``bench_normalization.py``, ...) and one class
+per kernel, parametrised over ``[targets, devices, sizes]`` as numpy's and scipy's benchmarks
+are; ``bench_memory.py`` records the machine's STREAM bandwidth beside them. ``common.py``
+holds what every class shares. Run them with asv from the repository root (asv.conf.json):
+
+    asv run --python=same --quick            # this environment, each benchmark once
+    asv continuous HEAD~1 HEAD -b AdamStep   # two commits, each in its own virtualenv
+
+Environment variables, read when asv discovers the benchmarks and again in every benchmark
+process (so set them for the whole asv command):
+
+    NNCONFORM_BENCH_TARGETS   comma-separated target specs benchmarked beside the built-ins
+                              (``my_kernels,my_package.adapter:make_target``)
+    NNCONFORM_BENCH_LARGE=1   adds the larger sizes of ``checks.perf.kernels.default_sizes``
+"""

@@ -1,0 +1,39 @@
+"""Activations: forward passes, elementwise (GELU) and along rows (softmax)."""
+
+from .common import KernelBenchmark, parameters
+
+
+class GELU(KernelBenchmark):
+    """GELU in the erf form PyTorch computes by default (Hendrycks & Gimpel 2016)."""
+
+    kernel = "gelu"
+    params = parameters(kernel)
+
+    def time_gelu(self, target, device, size):
+        self.call()
+
+    def peakmem_gelu(self, target, device, size):
+        self.call()
+
+    def track_seconds_per_gb(self, target, device, size):
+        return self.seconds_per_gb()
+
+    track_seconds_per_gb.unit = "s/GB"
+
+
+class Softmax(KernelBenchmark):
+    """Softmax of z (N, 1024) along its last axis, shifted by the row maximum."""
+
+    kernel = "softmax"
+    params = parameters(kernel)
+
+    def time_softmax(self, target, device, size):
+        self.call()
+
+    def peakmem_softmax(self, target, device, size):
+        self.call()
+
+    def track_seconds_per_gb(self, target, device, size):
+        return self.seconds_per_gb()
+
+    track_seconds_per_gb.unit = "s/GB"

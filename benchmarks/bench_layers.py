@@ -1,0 +1,25 @@
+"""Layers: a 3 × 3 convolution, forward and backward (dx, dw and db).
+
+Compute-bound (144 multiply-adds per input element in each of the three passes), so the figure
+beside the time is ``track_seconds_per_gflop``, the inverse of the achieved FLOP/s.
+"""
+
+from .common import KernelBenchmark, parameters
+
+
+class Conv2d(KernelBenchmark):
+    """x (N, 16, 32, 32), w (16, 16, 3, 3), stride 1, padding 1; ``size`` is x's elements."""
+
+    kernel = "conv2d"
+    params = parameters(kernel)
+
+    def time_conv2d(self, target, device, size):
+        self.call()
+
+    def peakmem_conv2d(self, target, device, size):
+        self.call()
+
+    def track_seconds_per_gflop(self, target, device, size):
+        return self.seconds_per_gflop()
+
+    track_seconds_per_gflop.unit = "s/GFLOP"

@@ -1,0 +1,21 @@
+"""Losses: softmax cross-entropy forward and backward, the mean over N."""
+
+from .common import KernelBenchmark, parameters
+
+
+class CrossEntropy(KernelBenchmark):
+    """Logits (N, 1024): read z, write ∂loss/∂z = (softmax(z) − onehot(y)) / N."""
+
+    kernel = "cross_entropy"
+    params = parameters(kernel)
+
+    def time_cross_entropy(self, target, device, size):
+        self.call()
+
+    def peakmem_cross_entropy(self, target, device, size):
+        self.call()
+
+    def track_seconds_per_gb(self, target, device, size):
+        return self.seconds_per_gb()
+
+    track_seconds_per_gb.unit = "s/GB"

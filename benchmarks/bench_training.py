@@ -1,0 +1,31 @@
+"""Training: one SGD step of an MLP 784-256-10 (ReLU) with cross-entropy, on MNIST-shaped data.
+
+``size`` is the batch size. Small batches measure per-call overhead (dispatch, allocation),
+large ones the matrix products; ``track_seconds_per_epoch`` turns the step's time into what a
+user waits for, a pass over 60000 examples (ceil(60000 / batch) steps).
+"""
+
+from .common import KernelBenchmark, parameters
+
+
+class MLPStep(KernelBenchmark):
+    """Forward, cross-entropy gradient, back-propagation and an SGD update of both layers."""
+
+    kernel = "mlp_step"
+    params = parameters(kernel)
+
+    def time_mlp_step(self, target, device, size):
+        self.call()
+
+    def peakmem_mlp_step(self, target, device, size):
+        self.call()
+
+    def track_seconds_per_gflop(self, target, device, size):
+        return self.seconds_per_gflop()
+
+    track_seconds_per_gflop.unit = "s/GFLOP"
+
+    def track_seconds_per_epoch(self, target, device, size):
+        return self.seconds_per_epoch()
+
+    track_seconds_per_epoch.unit = "s/epoch"

@@ -1,0 +1,160 @@
+"""The asv suite in benchmarks/ runs: every class, every target it lists, on cpu at a tiny size.
+
+asv itself would take minutes over the full parameter grid; here each benchmark method is called
+once, as asv would call it after ``setup``, so that a kernel renamed in ``checks.perf``, a
+``track_`` figure that comes out NaN or negative, or a combination that should be skipped but
+is not, fails in the project's own tests. The last tests run ``asv check`` (the suite as asv
+discovers it) and import the suite without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import pkgutil
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import benchmarks
+from benchmarks import common
+from checks.perf import kernels
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIXES = ("time_", "peakmem_", "track_")
+TINY = 2**10  # elements (or a batch of 1 for mlp_step): microseconds a call, even for the oracle
+
+MODULES = [
+    importlib.import_module(f"benchmarks.{info.name}")
+    for info in pkgutil.iter_modules(benchmarks.__path__)
+    if info.name.startswith("bench_")
+]
+CLASSES = [
+    cls
+    for module in MODULES
+    for cls in vars(module).values()
+    if isinstance(cls, type)
+    and cls.__module__ == module.__name__
+    and any(name.startswith(PREFIXES) for name in dir(cls))
+]
+KERNEL_CLASSES = [cls for cls in CLASSES if issubclass(cls, common.KernelBenchmark)]
+
+
+def methods(cls: type) -> list[str]:
+    return sorted(name for name in dir(cls) if name.startswith(PREFIXES))
+
+
+def tiny_size(kernel: str) -> int:
+    """2**10 where the kernel's shape allows it (or its batch of 1), else its smallest size."""
+    smallest = min(kernels.default_sizes(kernel))
+    try:
+        return kernels.check_size(kernel, min(TINY, smallest))
+    except ValueError:  # conv2d and batch_norm_4d take whole (16, 32, 32) or (64, 16, 16) images
+        return smallest
+
+
+def test_every_family_and_kernel_has_its_benchmark():
+    families = {m.__name__.removeprefix("benchmarks.bench_") for m in MODULES}
+    assert families >= {k.family for k in kernels.KERNELS.values()} | {"memory"}
+    assert sorted(cls.kernel for cls in KERNEL_CLASSES) == sorted(kernels.KERNELS)
+    for cls in KERNEL_CLASSES:
+        assert cls.param_names == ["target", "device", "size"], cls.__name__
+        assert f"time_{cls.kernel}" in methods(cls), cls.__name__
+        assert f"peakmem_{cls.kernel}" in methods(cls), cls.__name__
+        compute_bound = kernels.KERNELS[cls.kernel].bytes_per_element is None
+        assert ("track_seconds_per_gflop" in methods(cls)) == compute_bound, cls.__name__
+        assert ("track_seconds_per_gb" in methods(cls)) != compute_bound, cls.__name__
+
+
+CASES = [
+    pytest.param(cls, target, id=f"{cls.__name__}-{target}")
+    for cls in KERNEL_CLASSES
+    for target in cls.params[0]
+]
+
+
+@pytest.mark.parametrize(("cls", "target"), CASES)
+def test_each_benchmark_runs_once_on_cpu(cls, target):
+    size = tiny_size(cls.kernel)
+    bench = cls()
+    bench.setup(target, "cpu", size)
+    for name in methods(cls):
+        value = getattr(bench, name)(target, "cpu", size)
+        if name.startswith("track_"):
+            assert isinstance(value, float), (name, value)
+            assert math.isfinite(value) and value > 0, (name, value)
+        else:
+            assert value is None, name  # asv times time_ and peakmem_ bodies, not their value
+
+
+@pytest.mark.parametrize("cls", KERNEL_CLASSES, ids=lambda cls: cls.__name__)
+def test_unavailable_combinations_are_skipped_in_setup(cls):
+    """asv's skip is a NotImplementedError from setup: the reference runs on cpu only and
+    stops at the default sweep; cuda is skipped where there is none."""
+    size = tiny_size(cls.kernel)
+    with pytest.raises(NotImplementedError, match="not on cuda"):
+        cls().setup("reference", "cuda", size)
+    beyond = 2 * max(kernels.KERNELS[cls.kernel].sizes)
+    with pytest.raises(NotImplementedError, match="reference too slow above"):
+        cls().setup("reference", "cpu", beyond)
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device: nothing to skip on cuda")
+    for target in cls.params[0]:
+        with pytest.raises(NotImplementedError, match="cuda"):
+            cls().setup(target, "cuda", size)
+
+
+def test_stream_tracks_seconds_per_gigabyte():
+    from benchmarks.bench_memory import Stream
+
+    bench = Stream()
+    bench.setup("cpu")
+    for name in methods(Stream):
+        value = getattr(bench, name)("cpu")
+        assert math.isfinite(value) and 0 < value < 10, (name, value)  # 0.1 GB/s at the least
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        with pytest.raises(NotImplementedError, match="cuda"):
+            bench.setup("cuda")
+
+
+def test_extra_targets_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("NNCONFORM_BENCH_TARGETS", " my_kernels, ,pkg.adapter:make_target,reference")
+    assert common.extra_targets() == ["my_kernels", "pkg.adapter:make_target", "reference"]
+    listed = common.targets("gelu")
+    assert listed[0] == "reference" and listed.count("reference") == 1
+    assert listed[-2:] == ["my_kernels", "pkg.adapter:make_target"]
+
+
+def test_the_suite_imports_without_torch():
+    """As scipy's benchmarks do with optional libraries: without torch, asv still discovers the
+    suite, and every class lists the reference alone."""
+    script = (
+        "import sys; sys.modules['torch'] = None\n"  # `import torch` now raises ImportError
+        "import benchmarks.bench_optimizers as b, benchmarks.bench_memory\n"
+        "print(b.AdamStep.params[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['reference']"
+
+
+def test_asv_check_passes():
+    if importlib.util.find_spec("asv") is None or shutil.which("git") is None:
+        pytest.skip("asv is not installed (pip install -e '.[bench]')")
+    done = subprocess.run(
+        [sys.executable, "-m", "asv", "check", "--python=same"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No problems found" in done.stdout
