@@ -5,8 +5,13 @@ per kernel, parametrised over ``[targets, devices, sizes]`` as numpy's and scipy
 are; ``bench_memory.py`` records the machine's STREAM bandwidth beside them. ``common.py``
 holds what every class shares. Run them with asv from the repository root (asv.conf.json):
 
-    asv run --python=same --quick            # this environment, each benchmark once
+    asv run --python=same --quick            # this environment, each benchmark once; add
+                                             # --set-commit-hash $(git rev-parse HEAD) to save
     asv continuous HEAD~1 HEAD -b AdamStep   # two commits, each in its own virtualenv
+
+Only ``time_`` results carry samples, from which asv judges whether a change is significant;
+``track_`` figures (s/GB, s/GFLOP, s/epoch) and ``peakmem_`` are single numbers that asv compares
+by ``--factor`` alone, so gate on ``-b time_`` and read the others as the graphs' derived units.
 
 Environment variables, read when asv discovers the benchmarks and again in every benchmark
 process (so set them for the whole asv command):
