@@ -17,9 +17,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from checks.perf.cli import UsageError, format_time, parse_size
+from checks.perf.cli import UsageError, parse_size
 from checks.perf.harness import measure
 from checks.perf.kernels import Unsupported, prepare
+from reports import units
 
 
 def compare(
@@ -88,10 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"{r['kernel']} {r['implementation']} {r['device']} size {r['size']}, "
         f"{r['threads']} threads",
-        f"  ours   measure()            median {format_time(r['ours_median_s'])} "
+        f"  ours   measure()            median {units.seconds(r['ours_median_s'])} "
         f"(IQR {100 * r['ours_rel_iqr']:.1f}% of it, {r['ours_number']} call(s) per sample)",
-        f"  torch  blocked_autorange()  median {format_time(r['torch_median_s'])} "
-        f"(IQR {format_time(r['torch_iqr_s'])}, {r['torch_blocks']} blocks of "
+        f"  torch  blocked_autorange()  median {units.seconds(r['torch_median_s'])} "
+        f"(IQR {units.seconds(r['torch_iqr_s'])}, {r['torch_blocks']} blocks of "
         f"{r['torch_number_per_block']})",
     ]
     print("\n".join(lines))

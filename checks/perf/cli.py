@@ -37,6 +37,7 @@ from checks.perf.kernels import (
     default_sizes,
     prepare,
 )
+from reports import units
 
 __all__ = ["SCHEMA", "add_command", "parse_size", "run"]
 
@@ -145,17 +146,6 @@ def _sizes(texts: list[str] | None, kernels: list[str]) -> dict[str, tuple[int, 
 
 
 # --- formatting ------------------------------------------------------------------------
-
-
-def format_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if seconds >= scale or unit == "ns":
-            value = seconds / scale
-            digits = 0 if value >= 100 else 1 if value >= 10 else 2
-            return f"{value:.{digits}f} {unit}"
-    raise AssertionError  # pragma: no cover
 
 
 def format_size(size: int, label: str) -> str:
@@ -291,7 +281,7 @@ def _progress(index: int, total: int, r: dict, widths: tuple[int, int]) -> str:
     )
     if r["status"] == "ok":
         spread = "" if r["rel_iqr"] is None else f" ± {100 * r['rel_iqr']:.1f}%"
-        return head + format_time(r["median_s"]) + spread
+        return head + units.seconds(r["median_s"]) + spread
     return head + f"{r['status']}: {r['reason']}"
 
 
@@ -322,14 +312,18 @@ def _table(group: list[dict], bandwidth: dict) -> list[str]:
             notes.append(f"  {r['implementation']}: {r['status']}: {r['reason']}")
             continue
         iqr = "-" if r["rel_iqr"] is None else f"{100 * r['rel_iqr']:.1f}"
-        row = [_one_line(r["implementation"]), format_time(r["median_s"]), iqr + " !" * r["noisy"]]
+        row = [
+            _one_line(r["implementation"]),
+            units.seconds(r["median_s"]),
+            iqr + " !" * r["noisy"],
+        ]
         if kernel.bytes_per_element is not None:
             fraction = r["fraction_of_bandwidth"]
             row += [_number(r["gbs"]), "-" if fraction is None else f"{100 * fraction:.0f}%"]
         else:
             row += [_number(r["gflops"])]
         if kernel.dataset_size is not None:
-            row += [format_time(r["per_epoch_s"])]
+            row += [units.seconds(r["per_epoch_s"])]
         speedup = r["speedup_vs_reference"]
         row += ["-" if speedup is None else f"{speedup:.2f}×", f"{r['slowdown_vs_fastest']:.2f}×"]
         rows.append(row)
