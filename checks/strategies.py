@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["SEEDS", "arrays", "away_from", "directions", "shapes"]
+__all__ = ["SEEDS", "arrays", "away_from", "directions", "exp_range", "shapes"]
 
 
 # Seeds for numpy generators inside a check: drawn by Hypothesis, so that they shrink and replay.
@@ -49,3 +49,11 @@ def directions(seed: int, shape: tuple[int, ...], count: int = 2) -> list[np.nda
     """Random unit-variance directions for directional derivatives (seeded by Hypothesis)."""
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(shape) for _ in range(count)]
+
+
+def exp_range(dtype: str) -> tuple[float, float]:
+    """The arguments where exp leaves the dtype's range: below the first, exp(a) is smaller
+    than the smallest subnormal (−103.3 in float32, −744.4 in float64) and rounds to 0; above
+    the second, it exceeds the largest finite value (88.72, 709.78) and is inf."""
+    info = np.finfo(dtype)
+    return float(np.log(float(info.smallest_subnormal))), float(np.log(float(info.max)))

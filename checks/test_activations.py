@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from checks.assertions import assert_close, assert_matches_variant, call, guarded
 from checks.gradients import assert_backward_matches_finite_differences
-from checks.strategies import SEEDS, arrays, away_from
+from checks.strategies import SEEDS, arrays, away_from, exp_range
+from checks.tolerances import EXACT, conditioned, tolerance
 from reference import activations as oracle
 
 # id -> (keyword arguments the check passes, kinks where the derivative jumps)
@@ -24,6 +25,7 @@ ELEMENTWISE = {
     "selu": ({}, (0.0,)),
     "softplus": ({}, ()),
     "softplus_sum": ({"N": 10}, ()),
+    "ckn": ({"sigma": 1.0}, ()),
 }
 SOFTMAXES = ("softmax", "log_softmax")
 
@@ -141,3 +143,47 @@ def test_activation_identities_hold(target, algorithm, identity, data):
     else:
         lhs, rhs = np.asarray(f) - np.asarray(f_neg), x
     assert_close(lhs, rhs, what=identity, call=c, dtype="float64")
+
+
+@pytest.mark.algorithm("ckn")
+@given(data=st.data(), sigma=st.floats(0.1, 10.0))
+def test_ckn_matches_the_oracle_up_to_and_beyond_the_overflow_threshold(target, dtype, data, sigma):
+    # The exponent a = (2/σ²)(u − 1) is drawn across the dtype's whole range of exp, from
+    # below its subnormals to beyond its overflow, and the thresholds themselves are always
+    # included: inf only where the true value exceeds the dtype's range.
+    underflow, overflow = exp_range(dtype)
+    a = data.draw(arrays(low=underflow - 10, high=1.05 * overflow), label="a")
+    a = np.concatenate([a.ravel(), [0.999 * overflow, 1.001 * overflow, 0.999 * underflow]])
+    u = (1.0 + a * sigma**2 / 2).astype(dtype)
+    # dy away from 0: 0·inf is NaN in IEEE arithmetic and in every autograd
+    dy = data.draw(arrays(u.shape, low=0.5, high=2, dtype=dtype), label="dy")
+    dy = dy * data.draw(st.sampled_from([-1, 1]), label="sign of dy")
+    # condition number: |u f'(u)/f| = |2u/σ²| for u, plus |σ ∂f/∂σ / f| = |2a| for σ
+    tol = conditioned(tolerance(dtype), np.max(np.abs(2 * u / sigma**2) + 2 * np.abs(a)))
+    out, c = call(target, "ckn", u, sigma=sigma)
+    expected = oracle.ckn(u, sigma=sigma)
+    assert_close(out, expected, what="ckn(u)", call=c, dtype=dtype, tol=tol)
+    du, c = call(target, "ckn_backward", u, dy, sigma=sigma)
+    expected = oracle.ckn_backward(u, dy, sigma=sigma)
+    # Compared where f, (2/σ²)f, dy·f and dy·f' are all within the dtype's range or all beyond
+    # it: in between, the order of the products decides, and none is documented.
+    f = oracle.ckn(u, sigma=sigma)
+    with np.errstate(over="ignore"):
+        beyond = np.abs([f, f * (2 / sigma**2), f * dy, expected]) > np.finfo(dtype).max
+    agree = beyond.all(axis=0) | ~beyond.any(axis=0)
+    assert_close(np.asarray(du)[agree], expected[agree], what="ckn_backward(u, dy)", call=c,
+                 dtype=dtype, tol=tol)  # fmt: skip
+
+
+@pytest.mark.algorithm("ckn")
+@given(data=st.data(), sigma=st.floats(0.1, 10.0))
+def test_ckn_is_one_at_one_and_its_derivative_is_two_over_sigma_squared_times_itself(
+    target, data, sigma
+):
+    a = data.draw(arrays(low=-600, high=600), label="a")  # f and f' stay finite in float64
+    u = np.concatenate([1.0 + a.ravel() * sigma**2 / 2, [1.0]])
+    f, c = call(target, "ckn", u, sigma=sigma)
+    assert_close(np.asarray(f)[-1:], [1.0], what="ckn(1)", call=c, tol=EXACT)
+    d, c = call(target, "ckn_backward", u, np.ones_like(u), sigma=sigma)
+    assert_close(d, (2 / sigma**2) * np.asarray(f, dtype=np.float64),
+                 what="ckn'(u) = (2/σ²) ckn(u)", call=c, dtype="float64")  # fmt: skip

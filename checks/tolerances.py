@@ -15,7 +15,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["EXACT", "FINITE_DIFFERENCES", "MINIMISERS", "TOLERANCES", "Tolerance", "tolerance"]
+__all__ = [
+    "EXACT",
+    "FINITE_DIFFERENCES",
+    "MINIMISERS",
+    "TOLERANCES",
+    "Tolerance",
+    "conditioned",
+    "tolerance",
+]
 
 
 class Tolerance(NamedTuple):
@@ -68,3 +76,11 @@ def tolerance(dtype: np.dtype | str) -> Tolerance:
     except KeyError:
         known = ", ".join(TOLERANCES)
         raise ValueError(f"no tolerance for dtype {name!r}; known dtypes: {known}") from None
+
+
+def conditioned(tol: Tolerance, kappa: float) -> Tolerance:
+    """``tol`` for a function of condition number κ = |x f'(x) / f(x)|, which turns a relative
+    rounding error δ of its argument into κδ in its value (Higham, "Accuracy and Stability of
+    Numerical Algorithms", §1.6). exp(a) has κ = |a|: at a = 88 (float32's overflow threshold)
+    the rounding of a alone is worth 88 ulps of the result, however exp itself is computed."""
+    return Tolerance(rtol=tol.rtol * max(1.0, float(kappa)), atol=tol.atol)

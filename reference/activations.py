@@ -14,6 +14,7 @@ Sources (catalogue section 1; seeds by file number):
     004  GELU: Hendrycks & Gimpel, "Gaussian Error Linear Units", 2016.
     004  Softplus sum: Nair & Hinton, "Rectified Linear Units Improve RBMs", ICML 2010.
     001, 002, 004  softmax and log-softmax.
+    004  CKN: Mairal, Koniusz, Harchaoui & Schmid, "Convolutional Kernel Networks", NIPS 2014.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf
 
-from reference._validate import as_array, choice, finite, integer, same_shape
+from reference._validate import as_array, choice, finite, integer, positive, same_shape
 
 __all__ = [
     "SELU_ALPHA",
     "SELU_LAMBDA",
+    "ckn",
+    "ckn_backward",
     "elu",
     "elu_backward",
     "gelu",
@@ -333,3 +336,40 @@ def log_softmax_backward(z, dy, *, axis: int = -1) -> np.ndarray:
     dy = as_array("dy", dy)
     same_shape(z=z, dy=dy)
     return dy - softmax(z, axis=axis) * dy.sum(axis=axis, keepdims=True)
+
+
+# --- CKN --------------------------------------------------------------------------------
+
+
+def _ckn_exponent(u, sigma) -> tuple[np.ndarray, float]:
+    """(2/σ²)(u − 1), and σ. Divided by σ twice rather than multiplied by 2/σ², so that a
+    tiny σ cannot make 2/σ² overflow and turn u = 1 into inf·0 = NaN."""
+    u = as_array("u", u)
+    sigma = positive("sigma", sigma)
+    with np.errstate(over="ignore"):  # ±inf: the value is then inf or 0, as it truly is
+        return 2.0 * ((u - 1.0) / sigma) / sigma, sigma
+
+
+def ckn(u, *, sigma: float = 1.0) -> np.ndarray:
+    """f(u) = exp((2/σ²)(u − 1)), σ > 0   (seed 004; Mairal et al. 2014).
+
+    The activation of Convolutional Kernel Networks: for unit vectors x, x' with u = ⟨x, x'⟩,
+    f(u) = exp(−‖x − x'‖²/σ²) is the Gaussian kernel. f(1) = 1 for every σ.
+
+    Large u/σ²: the value is exp of the exponent as given, so it is inf only where the true
+    value exceeds the dtype's range (an exponent above log(max), ≈ 709.78 in float64 and
+    88.72 in float32), and it underflows to 0 (through the subnormals) below about −745.
+    """
+    exponent, _ = _ckn_exponent(u, sigma)
+    with np.errstate(over="ignore"):  # inf is the documented value beyond the range
+        return np.exp(exponent)
+
+
+def ckn_backward(u, dy, *, sigma: float = 1.0) -> np.ndarray:
+    """f'(u) = (2/σ²)·f(u), evaluated as exp((2/σ²)(u − 1) + log(2/σ²)) so that it, too, is
+    inf only where the true derivative exceeds the range (f finite, (2/σ²)·f not)."""
+    u, dy = as_array("u", u), as_array("dy", dy)
+    same_shape(u=u, dy=dy)
+    exponent, sigma = _ckn_exponent(u, sigma)
+    with np.errstate(over="ignore", invalid="ignore"):  # dy = 0 at an inf: NaN, as IEEE says
+        return dy * np.exp(exponent + (np.log(2.0) - 2.0 * np.log(sigma)))

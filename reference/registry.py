@@ -111,6 +111,8 @@ _ENTRIES = [
        ["seed 001", "seed 002", "seed 004"]),
     _e("log_softmax", _A, "log-softmax via log-sum-exp", "activations",
        _forward_backward("log_softmax"), ["seed 004"]),
+    _e("ckn", _A, "Convolutional Kernel Networks activation exp((2/σ²)(u − 1))", "activations",
+       _forward_backward("ckn"), ["seed 004", "Mairal et al., NIPS 2014"]),
     # 2. Losses and penalties
     _e("mse", _L, "mean squared error", "losses", _forward_backward("mse"),
        ["seed 000", "seed 001", "seed 004"], variant="half mean sum"),

@@ -2,6 +2,7 @@
 scipy.special (expit, erf, softmax, log_softmax, logsumexp), numerical integration
 (scipy.integrate.quad), closed forms, and central finite differences for every backward."""
 
+import math
 import warnings
 
 import numpy as np
@@ -159,6 +160,31 @@ def test_softmax_is_invariant_to_a_shift_and_finite_at_logits_of_1e4():
     np.testing.assert_allclose(act.softmax(w + 123.25), act.softmax(w), rtol=1e-13)
 
 
+@pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5])
+def test_ckn_is_the_gaussian_kernel_of_unit_vectors(sigma, rng):
+    # Mairal et al. 2014, §2: for ‖x‖ = ‖x'‖ = 1, exp(−‖x − x'‖²/σ²) = f(⟨x, x'⟩)
+    x, x2 = rng.normal(size=(2, 50, 4))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x2 /= np.linalg.norm(x2, axis=1, keepdims=True)
+    kernel = np.exp(-np.sum((x - x2) ** 2, axis=1) / sigma**2)
+    np.testing.assert_allclose(act.ckn(np.sum(x * x2, axis=1), sigma=sigma), kernel, rtol=1e-13)
+
+
+def test_ckn_hand_computed_values_and_its_range():
+    assert act.ckn(np.array([1.0]), sigma=1e-200)[0] == 1.0  # f(1) = 1 for every σ
+    np.testing.assert_allclose(act.ckn([0.0, 2.0, 3.0], sigma=2.0), np.exp([-0.5, 0.5, 1.0]))
+    np.testing.assert_allclose(act.ckn_backward([0.0], [3.0], sigma=2.0), [3 * 0.5 * np.exp(-0.5)])
+    # e^709 is finite in float64 and e^710 beyond its range; e^−745 is its last subnormal; the
+    # derivative 2·e^709.5 is beyond the range while e^709.5 is not
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # documented infinities raise no overflow warning
+        y = act.ckn(1.0 + np.array([709.0, 710.0, -745.0, -746.0]) / 2)
+        dy = act.ckn_backward(1.0 + np.array([708.0, 709.5]) / 2, np.ones(2))
+    assert y[0] == pytest.approx(math.exp(709.0), rel=1e-13) and y[1] == np.inf
+    assert 0 < y[2] < np.finfo(np.float64).tiny and y[3] == 0.0
+    assert dy[0] == pytest.approx(2 * math.exp(708.0), rel=1e-12) and dy[1] == np.inf
+
+
 # --- every backward against central finite differences -----------------------------------
 
 KINKS = {"relu": [0.0], "leaky_relu": [0.0], "elu": [0.0], "relu6": [0.0, 6.0], "selu": [0.0]}
@@ -174,6 +200,7 @@ ELEMENTWISE = [
     ("gelu", {"variant": "erf"}),
     ("softplus", {}),
     ("softplus_sum", {"N": 7}),
+    ("ckn", {"sigma": 1.7}),
     ("softmax", {"axis": -1}),
     ("softmax", {"axis": 0}),
     ("log_softmax", {"axis": -1}),
@@ -216,3 +243,7 @@ def test_bad_input_raises_a_clear_error():
         act.softplus_sum([0.0], N=0)
     with pytest.raises(ValueError, match=r"axis must be in \[-2, 2\)"):
         act.softmax(np.zeros((2, 2)), axis=2)
+    with pytest.raises(ValueError, match=r"sigma must be positive, got 0.0"):
+        act.ckn([1.0], sigma=0.0)
+    with pytest.raises(ValueError, match=r"shapes must match, got u \(3,\), dy \(2,\)"):
+        act.ckn_backward(np.zeros(3), np.zeros(2))

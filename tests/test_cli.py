@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_catalogue_json_lists_every_id_implemented(capsys):
     assert main(["catalogue", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert len(records) == 64
+    assert len(records) == 65
     assert [r["id"] for r in records if not r["implemented"]] == []
     assert {"id", "family", "functions", "variants", "sources"} <= set(records[0])
 
@@ -25,7 +25,7 @@ def test_catalogue_json_lists_every_id_implemented(capsys):
 def test_catalogue_table_reports_full_coverage(capsys):
     assert main(["catalogue"]) == 0
     out = capsys.readouterr().out
-    assert "64 of 64 catalogue ids implemented" in out
+    assert "65 of 65 catalogue ids implemented" in out
     assert re.search(r"^adam\s+optimizers\s+weight_decay_mode: l2\|decoupled", out, re.M)
 
 

@@ -28,8 +28,9 @@ because torch cannot take the input the reference's signature gives it:
     rmsprop_nesterov, unified, nesterov_lookahead (torch stores the look-ahead point θ̃ itself),
     trajectory, the solvers, constant/warmup/noam schedules (no lr_scheduler class expresses
     them without arithmetic in the adapter), the penalties, mmd, feature normalisation,
-    singular value bounding, residual, initialisation, softplus_sum, the landscape and
-    evaluation functions. ``spectral_norm`` returns sigma = None: torch never exposes σ.
+    singular value bounding, residual, initialisation, softplus_sum, ckn (torch has no CKN
+    activation: composing it from torch.exp would be the adapter's arithmetic), the landscape
+    and evaluation functions. ``spectral_norm`` returns sigma = None: torch never exposes σ.
 
 float16 is not declared: several torch CPU kernels (conv2d, some reductions) lack it.
 
