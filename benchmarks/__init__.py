@@ -1,4 +1,4 @@
-"""asv benchmarks of the kernels in ``checks.perf.kernels``, across commits.
+"""asv benchmarks of the kernels in ``nnconform.checks.perf.kernels``, across commits.
 
 One module per family (``bench_optimizers.py``, ``bench_normalization.py``, ...) and one class
 per kernel, parametrised over ``[targets, devices, sizes]`` as numpy's and scipy's benchmarks
@@ -18,5 +18,6 @@ process (so set them for the whole asv command):
 
     NNCONFORM_BENCH_TARGETS   comma-separated target specs benchmarked beside the built-ins
                               (``my_kernels,my_package.adapter:make_target``)
-    NNCONFORM_BENCH_LARGE=1   adds the larger sizes of ``checks.perf.kernels.default_sizes``
+    NNCONFORM_BENCH_LARGE=1   adds the larger sizes of ``kernels.default_sizes``
+                              (``nnconform.checks.perf``)
 """

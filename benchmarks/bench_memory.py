@@ -9,10 +9,13 @@ inverse of GB/s, because asv reads every benchmark as lower-is-better.
 from typing import ClassVar
 
 try:
-    from checks.perf.stream import stream
-except ImportError as error:  # pragma: no cover - a commit from before checks.perf.stream
-    stream = None
-    _MISSING = f"checks.perf.stream is not importable in this environment: {error}"
+    from nnconform.checks.perf.stream import stream
+except ImportError:  # pragma: no cover - an older commit (see common.py)
+    try:
+        from checks.perf.stream import stream  # noqa: TID251  (commits before nnconform.*)
+    except ImportError as error:
+        stream = None
+        _MISSING = f"nnconform.checks.perf.stream is not importable in this environment: {error}"
 
 
 class Stream:

@@ -1,9 +1,9 @@
 """What every kernel benchmark shares: its parameters, its set-up and its derived figures.
 
-The kernels themselves, their data and their sizes come from ``checks.perf.kernels`` (the same
-ones ``nnconform bench`` times), so asv and ``nnconform bench`` measure the same calls. asv runs
-these benchmarks in an environment with the benchmarked commit installed: ``checks`` is that
-commit's, while this directory is the working tree's.
+The kernels themselves, their data and their sizes come from ``nnconform.checks.perf.kernels``
+(the same ones ``nnconform bench`` times), so asv and ``nnconform bench`` measure the same
+calls. asv runs these benchmarks in an environment with the benchmarked commit installed:
+``nnconform`` is that commit's, while this directory is the working tree's.
 
 Nothing here has a name asv collects (``time_``, ``peakmem_``, ``track_``, ``mem_``), so asv
 finds no benchmark in this module or in a class that merely inherits from ``KernelBenchmark``.
@@ -15,14 +15,18 @@ import math
 import os
 from typing import ClassVar
 
-# Imported safely, as scipy's benchmarks import optional libraries: a commit from before
-# checks.perf existed, or an environment without torch, must still let asv discover (and
-# `asv check`) the suite; every benchmark of it then skips in setup.
+# Imported safely, as scipy's benchmarks import optional libraries: a commit from before the
+# benchmark kernels existed, or an environment without torch, must still let asv discover (and
+# `asv check`) the suite; every benchmark of it then skips in setup. Commits from before the one
+# import name installed the package as a bare `checks`: asv's history reaches them too.
 try:
-    from checks.perf import harness, kernels
-except ImportError as error:  # pragma: no cover - the installed commit lacks checks.perf
-    harness = kernels = None
-    _MISSING = f"checks.perf is not importable in this environment: {error}"
+    from nnconform.checks.perf import harness, kernels
+except ImportError:  # pragma: no cover - an older commit
+    try:
+        from checks.perf import harness, kernels  # noqa: TID251  (commits before nnconform.*)
+    except ImportError as error:
+        harness = kernels = None
+        _MISSING = f"nnconform.checks.perf is not importable in this environment: {error}"
 
 __all__ = ["DEVICES", "KernelBenchmark", "parameters", "targets"]
 
@@ -49,12 +53,12 @@ def targets(kernel: str) -> list[str]:
     """The built-in implementations that can run ``kernel`` here, then the user's targets.
 
     Only the CPU list is asked for (see DEVICES on why nothing here may touch CUDA); a built-in
-    that exists only on CUDA is not benchmarked. Without checks.perf the list is the reference
-    alone, which then skips in setup.
+    that exists only on CUDA is not benchmarked. Without nnconform.checks.perf the list is the
+    reference alone, which then skips in setup.
     """
     try:
         builtin = list(kernels.implementations(kernel, "cpu")) if kernels else ["reference"]
-    except (KeyError, ValueError):  # a commit whose checks.perf predates this kernel
+    except (KeyError, ValueError):  # a commit whose nnconform.checks.perf predates this kernel
         builtin = ["reference"]
     return builtin + [spec for spec in extra_targets() if spec not in builtin]
 
@@ -73,7 +77,7 @@ def parameters(kernel: str) -> list[list]:
 
 
 class KernelBenchmark:
-    """One kernel of ``checks.perf.kernels``, timed as asv times anything.
+    """One kernel of ``nnconform.checks.perf.kernels``, timed as asv times anything.
 
     A subclass names its ``kernel``, sets ``params = parameters(kernel)`` and writes its own
     ``time_<kernel>``, ``peakmem_<kernel>`` and ``track_*`` methods, one line each, so that each
@@ -99,7 +103,9 @@ class KernelBenchmark:
         if kernels is None:
             raise NotImplementedError(_MISSING)
         if self.kernel not in kernels.KERNELS:
-            raise NotImplementedError(f"this commit's checks.perf has no kernel {self.kernel!r}")
+            raise NotImplementedError(
+                f"this commit's nnconform.checks.perf has no kernel {self.kernel!r}"
+            )
         # The reference is benchmarked over the default sweep only: at NNCONFORM_BENCH_LARGE's
         # sizes a call of the float64 oracle takes 4 to 15 s (2**26, 2**28 elements; the MLP
         # at batch 60000 about 8 s) and its float64 copies and temporaries need several GB.

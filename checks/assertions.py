@@ -3,7 +3,7 @@
 A failure message reads ``out=..., but should be roughly ...``, names the algorithm, the
 function and its inputs, the worst absolute and relative error and the tolerance, and ends with
 a snippet that reproduces the call (the array-api-tests model). The helpers also feed the
-running check's verdict record (``checks.verdicts``).
+running check's verdict record (``nnconform.checks.verdicts``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from checks.targets import Target
-from checks.tolerances import Tolerance, tolerance
-from checks.verdicts import current
+from nnconform.checks.targets import Target
+from nnconform.checks.tolerances import Tolerance, tolerance
+from nnconform.checks.verdicts import current
 
 __all__ = [
     "SETTINGS",
@@ -66,7 +66,7 @@ class Call:
     def snippet(self) -> str:
         lines = [
             "import numpy as np",
-            "from checks.targets import load_target",
+            "from nnconform.checks.targets import load_target",
             f"target = load_target({self.target.spec!r}, device={self.target.device!r})",
         ]
         names = []

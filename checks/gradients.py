@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from checks.assertions import Call, assert_close, fail
-from checks.tolerances import FINITE_DIFFERENCES
+from nnconform.checks.assertions import Call, assert_close, fail
+from nnconform.checks.tolerances import FINITE_DIFFERENCES
 
 __all__ = ["assert_backward_matches_finite_differences", "central_difference"]
 

@@ -1,6 +1,6 @@
 """The pytest plugin of the conformance suite (registered through the ``pytest11`` entry point).
 
-    pytest --pyargs checks --target torch [--device cuda] [--profile ci] [--xfails FILE]
+    pytest --pyargs nnconform.checks --target torch [--device cuda] [--profile ci] [--xfails FILE]
            [--strict-variants] [--nnconform-json PATH] [--check-timeout SECONDS]
 
 It chooses the target, loads the Hypothesis profile, marks expected failures, enforces the
@@ -12,6 +12,7 @@ collects no checks (the project's own tests, for example).
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
 import os
 import signal
@@ -22,11 +23,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from checks.assertions import SETTINGS, CheckTimeoutError, ConformanceError
-from checks.files import write_json_atomically
-from checks.targets import Target, TargetError, load_target
-from checks.tolerances import TOLERANCES
-from checks.verdicts import STATUSES, Record, open_record
+from nnconform.checks.assertions import SETTINGS, CheckTimeoutError, ConformanceError
+from nnconform.checks.targets import Target, TargetError, load_target
+from nnconform.checks.tolerances import TOLERANCES
+from nnconform.checks.verdicts import STATUSES, Record, open_record
+from nnconform.files import write_json_atomically
 
 PROFILES = {
     # examples per property; derandomised profiles use a fixed seed unless one is given.
@@ -73,10 +74,11 @@ CHECKS_DIR = Path(__file__).resolve().parent
 
 
 def _wants_checks(config: pytest.Config) -> bool:
-    """Whether the session runs the checks (``--pyargs checks``, or a path inside them)."""
+    """Whether the session runs the checks (``--pyargs nnconform.checks``, or a path inside
+    them)."""
     for arg in config.args:
         name = arg.split("::")[0]
-        if name == "checks" or name.startswith("checks."):
+        if name == __package__ or name.startswith(f"{__package__}."):
             return True
         path = Path(name).resolve()
         if path == CHECKS_DIR or CHECKS_DIR in path.parents:
@@ -91,7 +93,37 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _is_check(item: pytest.Item) -> bool:
     module = getattr(item, "module", None)
-    return module is not None and module.__name__.startswith("checks.")
+    return module is not None and module.__name__.startswith(f"{__package__}.")
+
+
+# The checks are collected under their one import name, nnconform.checks.test_<family>. Left to
+# itself, pytest would name a module after the folders above it that hold an __init__.py, which
+# in a source tree is the bare checks.test_<family>: a second copy of every module, with its own
+# settings and records.
+
+
+class CheckModule(pytest.Module):
+    """A module of checks, imported by its package name rather than by its path."""
+
+    def _getobj(self):
+        relative = self.path.relative_to(CHECKS_DIR).with_suffix("")
+        return importlib.import_module(".".join((__package__, *relative.parts)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if path == CHECKS_DIR or CHECKS_DIR in path.parents:
+        return pytest.Dir.from_parent(parent, path=path)  # not a Package: no import by path
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(
+    module_path: Path, parent: pytest.Collector
+) -> pytest.Module | None:
+    if CHECKS_DIR in module_path.parents:
+        return CheckModule.from_parent(parent, path=module_path)
+    return None
 
 
 class Session:

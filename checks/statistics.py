@@ -21,7 +21,7 @@ import math
 from hypothesis import settings
 from scipy import stats
 
-from checks.tolerances import Tolerance
+from nnconform.checks.tolerances import Tolerance
 
 __all__ = [
     "ALPHA",

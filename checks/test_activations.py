@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.assertions import assert_close, assert_matches_variant, call, guarded
-from checks.gradients import assert_backward_matches_finite_differences
-from checks.strategies import SEEDS, arrays, away_from, exp_range
-from checks.tolerances import EXACT, conditioned, tolerance
-from reference import activations as oracle
+from nnconform.checks.assertions import assert_close, assert_matches_variant, call, guarded
+from nnconform.checks.gradients import assert_backward_matches_finite_differences
+from nnconform.checks.strategies import SEEDS, arrays, away_from, exp_range
+from nnconform.checks.tolerances import EXACT, conditioned, tolerance
+from nnconform.reference import activations as oracle
 
 # id -> (keyword arguments the check passes, kinks where the derivative jumps)
 ELEMENTWISE = {

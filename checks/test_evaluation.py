@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.assertions import Call, assert_close, call, fail
-from checks.statistics import mcdiarmid_deviation, statistical
-from checks.strategies import SEEDS
-from checks.tolerances import EXACT
-from reference import evaluation as oracle
+from nnconform.checks.assertions import Call, assert_close, call, fail
+from nnconform.checks.statistics import mcdiarmid_deviation, statistical
+from nnconform.checks.strategies import SEEDS
+from nnconform.checks.tolerances import EXACT
+from nnconform.reference import evaluation as oracle
 
 OPTIONAL_SEEDS = st.none() | SEEDS  # None: the deterministic form
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.assertions import assert_close, call, fail
-from checks.strategies import SEEDS, arrays
-from checks.tolerances import FINITE_DIFFERENCES
+from nnconform.checks.assertions import assert_close, call, fail
+from nnconform.checks.strategies import SEEDS, arrays
+from nnconform.checks.tolerances import FINITE_DIFFERENCES
 
 FLOAT64 = "float64"
 

@@ -1,7 +1,7 @@
 """Layers and back-propagation (catalogue section 7): every forward against the oracle, every
 backward against the oracle and against central differences of the target's own forward, with
 strides, padding and dilation drawn; max-pool inputs without ties; initialisation variances
-checked statistically (``checks.statistics``).
+checked statistically (``nnconform.checks.statistics``).
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from checks.assertions import assert_close, assert_matches_variant, call, fail
-from checks.gradients import assert_backward_matches_finite_differences
-from checks.statistics import (
+from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.gradients import assert_backward_matches_finite_differences
+from nnconform.checks.statistics import (
     ALPHA,
     binomial_fraction_tolerance,
     bounded_mean_tolerance,
     chi2_mean_tolerance,
     statistical,
 )
-from checks.strategies import SEEDS, arrays
-from checks.tolerances import Tolerance
-from reference import layers as oracle
+from nnconform.checks.strategies import SEEDS, arrays
+from nnconform.checks.tolerances import Tolerance
+from nnconform.reference import layers as oracle
 
 FLOAT64 = "float64"
 

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.assertions import assert_close, assert_matches_variant, call, fail
-from checks.gradients import assert_backward_matches_finite_differences
-from checks.strategies import SEEDS
-from checks.tolerances import tolerance
-from reference import losses as oracle
+from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.gradients import assert_backward_matches_finite_differences
+from nnconform.checks.strategies import SEEDS
+from nnconform.checks.tolerances import tolerance
+from nnconform.reference import losses as oracle
 
 UPSTREAM = st.sampled_from([1.0, 0.5, -2.0])  # the scalar dy of a scalar loss
 F64 = "float64"

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.assertions import assert_close, assert_matches_variant, call, fail
-from checks.gradients import assert_backward_matches_finite_differences
-from checks.strategies import SEEDS
-from checks.tolerances import Tolerance, tolerance
-from reference import normalization as oracle
+from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.gradients import assert_backward_matches_finite_differences
+from nnconform.checks.strategies import SEEDS
+from nnconform.checks.tolerances import Tolerance, tolerance
+from nnconform.reference import normalization as oracle
 
 EPSILONS = st.sampled_from([1e-5, 1e-3, 0.1])
 MOMENTA = st.sampled_from([0.0, 0.5, 0.9])  # p, the weight of the old running value

@@ -1,11 +1,12 @@
 """First-order optimisers (catalogue section 3): trajectories against the oracle at every step,
 with the variant measured, and the invariants the update rules imply.
 
-Ground truth is ``reference.optimizers`` (float64). A target's optimiser state is opaque: the
-checks hand it back to the target and compare parameters only. Every hyper-parameter is passed
-by the reference's keyword, so that the libraries' differing defaults (AdaGrad's δ = 1e-7 here,
-1e-10 in PyTorch) never decide a verdict; variant keywords are never passed, variants are
-measured (``assert_matches_variant``). See ``checks.trajectories`` for the Nesterov forms.
+Ground truth is ``nnconform.reference.optimizers`` (float64). A target's optimiser state is
+opaque: the checks hand it back to the target and compare parameters only. Every
+hyper-parameter is passed by the reference's keyword, so that the libraries' differing defaults
+(AdaGrad's δ = 1e-7 here, 1e-10 in PyTorch) never decide a verdict; variant keywords are never
+passed, variants are measured (``assert_matches_variant``). See
+``nnconform.checks.trajectories`` for the Nesterov forms.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.assertions import assert_close, assert_matches_variant, call, fail
-from checks.strategies import SEEDS, shapes
-from checks.trajectories import (
+from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.strategies import SEEDS, shapes
+from nnconform.checks.trajectories import (
     LOOKAHEAD_FORMS,
     assert_trajectory_matches,
     oracle_path,
@@ -28,7 +29,7 @@ from checks.trajectories import (
     run,
     unpack,
 )
-from reference import optimizers as oracle
+from nnconform.reference import optimizers as oracle
 
 
 @dataclass(frozen=True)

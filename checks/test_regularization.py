@@ -2,8 +2,9 @@
 target's own masks (statistically), the ensemble variance law exactly and by Monte Carlo,
 bagging's resampling, and early stopping.
 
-Statistical checks follow ``checks.statistics``: a fixed number of examples and bounds that a
-correct target trips with probability at most 1e-6 per check; each states its power.
+Statistical checks follow ``nnconform.checks.statistics``: a fixed number of examples and
+bounds that a correct target trips with probability at most 1e-6 per check; each states its
+power.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checks.assertions import assert_close, assert_matches_variant, call, fail
-from checks.gradients import assert_backward_matches_finite_differences
-from checks.statistics import (
+from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.gradients import assert_backward_matches_finite_differences
+from nnconform.checks.statistics import (
     binomial_fraction_tolerance,
     chi2_mean_tolerance,
     mcdiarmid_deviation,
     statistical,
 )
-from checks.strategies import SEEDS, arrays, shapes
-from checks.tolerances import EXACT
-from reference import regularization as oracle
+from nnconform.checks.strategies import SEEDS, arrays, shapes
+from nnconform.checks.tolerances import EXACT
+from nnconform.reference import regularization as oracle
 
 FLOAT64 = "float64"
 # Keep probabilities away from 1/2, where "keep p" and "drop p" coincide, and from 0 and 1,

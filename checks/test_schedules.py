@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.assertions import assert_close, assert_matches_variant, call, fail
-from reference import schedules as oracle
+from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.reference import schedules as oracle
 
 DECAY_KINDS = ("step", "exponential", "inverse_time")
 WARMUP_THEN = ("inverse_sqrt", "linear", "cosine")

@@ -14,10 +14,10 @@ import scipy.optimize
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.assertions import Call, assert_close, call, fail
-from checks.strategies import SEEDS
-from checks.tolerances import MINIMISERS
-from reference import solvers as oracle
+from nnconform.checks.assertions import Call, assert_close, call, fail
+from nnconform.checks.strategies import SEEDS
+from nnconform.checks.tolerances import MINIMISERS
+from nnconform.reference import solvers as oracle
 
 
 def _iterates(out: Any, c: Call, attribute: str = "iterates") -> np.ndarray:

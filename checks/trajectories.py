@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from checks.assertions import Call, assert_close, assert_matches_variant, call, fail
-from checks.targets import Target
-from checks.tolerances import tolerance
-from reference import optimizers as oracle
+from nnconform.checks.assertions import Call, assert_close, assert_matches_variant, call, fail
+from nnconform.checks.targets import Target
+from nnconform.checks.tolerances import tolerance
+from nnconform.reference import optimizers as oracle
 
 __all__ = [
     "LOOKAHEAD_FORMS",

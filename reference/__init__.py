@@ -6,5 +6,3 @@ and ``solvers``, ``schedules``, ``normalization``, ``regularization``, ``layers`
 The functions are pure: state comes in and goes out explicitly, randomness arrives as a
 ``numpy.random.Generator`` or an explicit mask, and nothing is modified in place.
 """
-
-__version__ = "0.1.0"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf
 
-from reference._validate import as_array, choice, finite, integer, positive, same_shape
+from nnconform.reference._validate import as_array, choice, finite, integer, positive, same_shape
 
 __all__ = [
     "SELU_ALPHA",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference._validate import generator, integer, interval
+from nnconform.reference._validate import generator, integer, interval
 
 __all__ = [
     "bootstrap",

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from reference._validate import as_array, nonnegative, positive, same_shape
+from nnconform.reference._validate import as_array, nonnegative, positive, same_shape
 
 __all__ = [
     "CRITICAL_POINT_KINDS",

@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from reference import activations
-from reference._validate import as_array, choice, integer, same_shape
+from nnconform.reference import activations
+from nnconform.reference._validate import as_array, choice, integer, same_shape
 
 __all__ = [
     "INIT_DISTRIBUTIONS",
@@ -137,7 +137,7 @@ def mlp(x, params: Params, *, activation: str = "relu") -> np.ndarray:
         a₀ = x,   z_l = a_{l−1} W_lᵀ + b_l,   a_l = σ(z_l) for l < L,   y = z_L
 
     (seeds 000, 001, 003). ``params`` is a list of (W_l, b_l), W_l of shape (out_l, in_l);
-    ``activation`` names a function of ``reference.activations`` (its default keywords).
+    ``activation`` names a function of ``nnconform.reference.activations`` (its default keywords).
     The output is left linear so that a loss (softmax cross-entropy, MSE) can follow.
     """
     x, layers, sigma, _ = _mlp_args(x, params, activation)

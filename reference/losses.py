@@ -25,8 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reference._validate import as_array, choice, nonnegative, positive, same_shape
-from reference.activations import log_softmax, sigmoid, softmax
+from nnconform.reference._validate import as_array, choice, nonnegative, positive, same_shape
+from nnconform.reference.activations import log_softmax, sigmoid, softmax
 
 __all__ = [
     "L1_REDUCTIONS",

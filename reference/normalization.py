@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from reference._validate import (
+from nnconform.reference._validate import (
     as_array,
     choice,
     integer,

@@ -65,7 +65,7 @@ def _e(id, family, title, module, names, sources, **variants) -> Entry:
         id=id,
         family=family,
         title=title,
-        functions=tuple(f"reference.{module}:{name}" for name in names.split()),
+        functions=tuple(f"nnconform.reference.{module}:{name}" for name in names.split()),
         sources=tuple(sources),
         variants={keyword: tuple(values.split()) for keyword, values in variants.items()},
     )

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from reference._validate import (
+from nnconform.reference._validate import (
     as_array,
     choice,
     finite,

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from reference._validate import choice, integer, interval, nonnegative, positive
+from nnconform.reference._validate import choice, integer, interval, nonnegative, positive
 
 __all__ = ["constant", "decay", "noam", "warmup"]
 

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.optimize import line_search
 
-from reference._validate import as_array, choice, integer, nonnegative, positive
+from nnconform.reference._validate import as_array, choice, integer, nonnegative, positive
 
 __all__ = [
     "ADMMResult",

@@ -39,9 +39,9 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from checks.files import write_text_atomically
-    from reports.documents import load_json, split_bench, validate_check
-    from reports.html import build_report
+    from nnconform.files import write_text_atomically
+    from nnconform.reports.documents import load_json, split_bench, validate_check
+    from nnconform.reports.html import build_report
 
     if not args.check and not args.bench:
         return _usage("give --check PATH and/or --bench PATH (nothing to report)")

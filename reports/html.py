@@ -1,9 +1,9 @@
 """One self-contained HTML5 page from check and bench documents.
 
-Inline CSS, charts as inline SVG (``reports.svg``), no script, no font, image or URL from
+Inline CSS, charts as inline SVG (``nnconform.reports.svg``), no script, no font, image or URL from
 anywhere: the page opens from a file with no network, and its Content-Security-Policy forbids
 scripts and fetches, a second wall behind the escaping of every document string
-(``reports.markup``). Sections, each only when its data is there:
+(``nnconform.reports.markup``). Sections, each only when its data is there:
 
     machine      machine, settings and STREAM bandwidth of each bench run
     throughput   GB/s (memory-bound) or GFLOP/s (compute-bound) against size, per kernel and device
@@ -28,10 +28,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from reports import units
-from reports.documents import split_bench, validate_check
-from reports.markup import Markup, element, raw
-from reports.svg import MARKERS, PALETTE, Axis, Bar, Reference, Series, bar_chart, line_chart
+from nnconform import units
+from nnconform.reports.documents import split_bench, validate_check
+from nnconform.reports.markup import Markup, element, raw
+from nnconform.reports.svg import (
+    MARKERS,
+    PALETTE,
+    Axis,
+    Bar,
+    Reference,
+    Series,
+    bar_chart,
+    line_chart,
+)
 
 __all__ = ["SECTIONS", "build_report"]
 

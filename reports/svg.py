@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from reports.markup import Markup, element
+from nnconform.reports.markup import Markup, element
 
 __all__ = ["Axis", "Bar", "Reference", "Series", "bar_chart", "line_chart"]
 

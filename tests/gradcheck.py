@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from checks.gradients import central_difference as directional_derivative
+from nnconform.checks.gradients import central_difference as directional_derivative
 
 
 def assert_backward_matches_fd(

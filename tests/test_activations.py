@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from reference import activations as act
+from nnconform.reference import activations as act
 from tests.gradcheck import assert_backward_matches_fd
 
 

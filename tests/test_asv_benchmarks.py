@@ -1,7 +1,7 @@
 """The asv suite in benchmarks/ runs: every class, every target it lists, on cpu at a tiny size.
 
 asv itself would take minutes over the full parameter grid; here each benchmark method is called
-once, as asv would call it after ``setup``, so that a kernel renamed in ``checks.perf``, a
+once, as asv would call it after ``setup``, so that a kernel renamed in ``nnconform.checks.perf``, a
 ``track_`` figure that comes out NaN or negative, or a combination that should be skipped but
 is not, fails in the project's own tests. The last tests run ``asv check`` (the suite as asv
 discovers it) and import the suite without torch.
@@ -22,7 +22,7 @@ import pytest
 
 import benchmarks
 from benchmarks import common
-from checks.perf import kernels
+from nnconform.checks.perf import kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = ("time_", "peakmem_", "track_")

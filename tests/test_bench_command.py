@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.cli import main
-from checks.perf import cli as bench
+from nnconform.checks.perf import cli as bench
+from nnconform.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 # One torch thread: two would spin against each other, and against the other tests, on a small
@@ -64,8 +64,8 @@ def bench_gelu(size, device, seed):
 
 RAISING_TARGET = '''
 """adam_step raises: a bug of the target, recorded as an error; the run goes on."""
-from reference.activations import gelu
-from reference.optimizers import adam_init
+from nnconform.reference.activations import gelu
+from nnconform.reference.optimizers import adam_init
 
 
 def adam_step(theta, g, state, *, lr):
@@ -75,7 +75,7 @@ def adam_step(theta, g, state, *, lr):
 
 def nnconform(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", "bench", *args],
+        [sys.executable, "-m", "nnconform", "bench", *args],
         capture_output=True,
         text=True,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
@@ -251,11 +251,12 @@ def test_cuda_without_a_gpu_is_skipped_and_recorded_unsupported(capsys, tmp_path
 
 
 def test_html_goes_through_the_report_builder(monkeypatch, tmp_path):
-    """``--html`` hands the document to reports.html.build_report and writes what it returns."""
+    """``--html`` hands the document to nnconform.reports.html.build_report and writes what it
+    returns."""
     seen = []
-    fake = types.ModuleType("reports.html")
+    fake = types.ModuleType("nnconform.reports.html")
     fake.build_report = lambda check, bench: seen.append((check, bench)) or "<html>ok</html>"
-    monkeypatch.setitem(sys.modules, "reports.html", fake)
+    monkeypatch.setitem(sys.modules, "nnconform.reports.html", fake)
     page = tmp_path / "out" / "bench.html"
     status = main(["bench", "--target", "reference", "--kernel", "gelu", "--size", "1024",
                    *FAST, "--stream-elements", "0", "--quiet", "--html", str(page)])  # fmt: skip

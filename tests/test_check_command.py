@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def nnconform(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", *args],
+        [sys.executable, "-m", "nnconform", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -175,7 +175,7 @@ def test_the_readme_adapter_example_passes_its_checks(tmp_path):
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
     verdicts = tmp_path / "verdicts.json"
     run = subprocess.run(
-        [sys.executable, "-m", "checks.cli", "check", "--target", "my_kernels",
+        [sys.executable, "-m", "nnconform", "check", "--target", "my_kernels",
          "-k", "relu or softmax", "--profile", "quick", "--json", str(verdicts)],
         capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
     )  # fmt: skip

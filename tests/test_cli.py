@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.cli import main
+from nnconform.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_python_dash_m_runs_the_command_line():
     run = subprocess.run(
-        [sys.executable, "-m", "checks.cli", "catalogue", "--family", "landscape"],
+        [sys.executable, "-m", "nnconform", "catalogue", "--family", "landscape"],
         capture_output=True,
         text=True,
         check=True,

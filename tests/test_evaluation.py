@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from reference import evaluation as ev
+from nnconform.reference import evaluation as ev
 
 
 def assert_partition(train: np.ndarray, test: np.ndarray, n: int) -> None:

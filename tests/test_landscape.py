@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from reference import landscape as ls
+from nnconform.reference import landscape as ls
 
 
 def quadratic(rng, n=4):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import signal, special, stats
 
-from reference import layers
+from nnconform.reference import layers
 from tests.gradcheck import assert_backward_matches_fd
 
 # --- linear -----------------------------------------------------------------------------

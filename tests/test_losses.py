@@ -12,7 +12,7 @@ import pytest
 from scipy import special
 from scipy.spatial.distance import cdist
 
-from reference import losses
+from nnconform.reference import losses
 from tests.gradcheck import assert_backward_matches_fd
 
 

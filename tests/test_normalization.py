@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import linalg, stats
 
-from reference import normalization as nrm
+from nnconform.reference import normalization as nrm
 from tests.gradcheck import assert_backward_matches_fd, directional_derivative
 
 # --- feature normalisation --------------------------------------------------------------

@@ -11,7 +11,7 @@ gradient sequences chosen so that the roots come out whole (g = 1, 11, 5 for Ada
 import numpy as np
 import pytest
 
-from reference import optimizers as opt
+from nnconform.reference import optimizers as opt
 
 THETA0 = np.array([1.0])
 

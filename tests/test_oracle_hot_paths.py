@@ -12,7 +12,7 @@ what its call returned. Timed, in one process:
 import numpy as np
 import pytest
 
-from reference import activations, layers, losses, normalization, optimizers
+from nnconform.reference import activations, layers, losses, normalization, optimizers
 
 pytest.importorskip("pytest_benchmark")  # the `benchmark` fixture: pip install -e '.[bench]'
 

@@ -16,13 +16,20 @@ import types
 import numpy as np
 import pytest
 
-from checks.perf import harness, kernels
-from checks.perf.harness import Measurement, measure
-from checks.perf.kernels import KERNELS, Prepared, Unsupported, check_size, inputs, prepare
-from checks.perf.machine import machine_info
-from checks.perf.stream import stream
-from checks.targets import wrap
-from reference import activations, layers, losses, normalization, optimizers
+from nnconform.checks.perf import harness, kernels
+from nnconform.checks.perf.harness import Measurement, measure
+from nnconform.checks.perf.kernels import (
+    KERNELS,
+    Prepared,
+    Unsupported,
+    check_size,
+    inputs,
+    prepare,
+)
+from nnconform.checks.perf.machine import machine_info
+from nnconform.checks.perf.stream import stream
+from nnconform.checks.targets import wrap
+from nnconform.reference import activations, layers, losses, normalization, optimizers
 
 # The smallest sizes that fit each kernel's shape (dropout's is larger: its check counts).
 TINY = {
@@ -182,12 +189,12 @@ def test_torch_and_the_reference_compute_the_same_thing(name):
 def test_a_user_target_goes_through_the_same_recipe_as_the_reference(name):
     """The torch adapter (numpy in, numpy out, the reference's names) as a user's target."""
     pytest.importorskip("torch")
-    check(name, "checks.targets.torch:make_target")
+    check(name, "nnconform.checks.targets.torch:make_target")
 
 
 def test_a_preparer_with_the_wrong_learning_rate_is_caught(monkeypatch):
     pytest.importorskip("torch")
-    from checks.perf import torch_kernels
+    from nnconform.checks.perf import torch_kernels
 
     monkeypatch.setattr(torch_kernels, "LR", 1.1e-3)
     with pytest.raises(AssertionError):
@@ -196,7 +203,7 @@ def test_a_preparer_with_the_wrong_learning_rate_is_caught(monkeypatch):
 
 def test_dropout_with_torchs_p_read_as_the_keep_probability_is_caught(monkeypatch):
     pytest.importorskip("torch")
-    from checks.perf import torch_kernels
+    from nnconform.checks.perf import torch_kernels
 
     monkeypatch.setattr(torch_kernels, "KEEP", 0.1)  # F.dropout(p=0.9): keeps one in ten
     with pytest.raises(AssertionError):
@@ -232,7 +239,7 @@ def test_a_target_lacking_a_function_is_unsupported(monkeypatch):
     module = types.ModuleType("only_adam")
     module.adam_init, module.adam_step = optimizers.adam_init, optimizers.adam_step
     monkeypatch.setattr(
-        "checks.targets.load_target", lambda spec, device="cpu": wrap(module, name=spec)
+        "nnconform.checks.targets.load_target", lambda spec, device="cpu": wrap(module, name=spec)
     )
     assert prepare("adam", "only_adam", 2**10).run().shape == (2**10,)
     with pytest.raises(Unsupported, match="target only_adam has no gelu"):
@@ -244,7 +251,7 @@ def test_a_targets_native_path_is_used_when_offered(monkeypatch):
     module = types.ModuleType("native")
     module.bench_gelu = lambda size, device, seed: calls.append((size, device, seed)) or (lambda: 7)
     monkeypatch.setattr(
-        "checks.targets.load_target", lambda spec, device="cpu": wrap(module, name=spec)
+        "nnconform.checks.targets.load_target", lambda spec, device="cpu": wrap(module, name=spec)
     )
     prepared = prepare("gelu", "native", 2**10, seed=5)
     assert calls == [(2**10, "cpu", 5)] and prepared.run() == 7

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reference.registry import FAMILIES, REGISTRY, entry, resolve
+from nnconform.reference.registry import FAMILIES, REGISTRY, entry, resolve
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "shared" / "catalogue.md"
 
@@ -39,7 +39,7 @@ def test_every_entry_serialises_to_json_with_the_documented_fields():
     for e in REGISTRY.values():
         record = json.loads(json.dumps(e.as_json()))
         assert {"id", "family", "functions", "variants", "sources"} <= set(record)
-        assert all(re.fullmatch(r"reference\.\w+:\w+", f) for f in record["functions"])
+        assert all(re.fullmatch(r"nnconform\.reference\.\w+:\w+", f) for f in record["functions"])
 
 
 def test_an_unknown_id_names_itself_and_lists_the_known_ones():
@@ -49,4 +49,4 @@ def test_an_unknown_id_names_itself_and_lists_the_known_ones():
 
 def test_resolve_rejects_a_spec_without_a_colon():
     with pytest.raises(ValueError, match="'module:name'"):
-        resolve("reference.activations.relu")
+        resolve("nnconform.reference.activations.relu")

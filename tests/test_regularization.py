@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from reference import regularization as reg
+from nnconform.reference import regularization as reg
 from tests.gradcheck import assert_backward_matches_fd
 
 

@@ -1,6 +1,6 @@
-"""``nnconform report`` and ``reports.build_report`` on synthetic documents: every section with
-the charts its data calls for, every document string escaped, nothing fetched from anywhere,
-and a report written whole or not at all.
+"""``nnconform report`` and ``nnconform.reports.build_report`` on synthetic documents: every
+section with the charts its data calls for, every document string escaped, nothing fetched
+from anywhere, and a report written whole or not at all.
 
 The documents follow the contract of ``nnconform bench --json`` (schema nnconform-bench/1),
 ``nnconform check --json`` and ``pytest --benchmark-json``; their numbers are made up from a
@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from checks.cli import main
-from reports import svg, units
-from reports.documents import load_json, validate_bench, validate_check
-from reports.html import build_report
+from nnconform import units
+from nnconform.cli import main
+from nnconform.reports import svg
+from nnconform.reports.documents import load_json, validate_bench, validate_check
+from nnconform.reports.html import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -787,7 +788,7 @@ def test_a_bench_file_given_as_check_says_so(tmp_path, capsys):
 
 
 def test_an_interrupted_render_leaves_no_file(tmp_path, monkeypatch):
-    import reports.html
+    import nnconform.reports.html
 
     bench = _write(tmp_path / "bench.json", bench_document())
     out = tmp_path / "report.html"
@@ -796,7 +797,7 @@ def test_an_interrupted_render_leaves_no_file(tmp_path, monkeypatch):
     def interrupted(**_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(reports.html, "build_report", interrupted)
+    monkeypatch.setattr(nnconform.reports.html, "build_report", interrupted)
     with pytest.raises(KeyboardInterrupt):
         main(["report", "--bench", str(bench), "--html", str(out)])
     assert out.read_text(encoding="utf-8") == "the previous report"
@@ -804,7 +805,7 @@ def test_an_interrupted_render_leaves_no_file(tmp_path, monkeypatch):
 
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch, capsys):
-    """The page goes through checks.files.write_text_atomically: a write that fails half way
+    """The page goes through nnconform.files.write_text_atomically: a write that fails half way
     leaves neither half a page nor a temporary file."""
     import tempfile
 
@@ -843,7 +844,7 @@ def test_a_real_check_document_with_a_failure_renders(tmp_path):
         [
             sys.executable,
             "-m",
-            "checks.cli",
+            "nnconform",
             "check",
             "--target",
             "tests.zoo.activations:softmax_without_max",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.html import SECTIONS, build_report
+from nnconform.reports.html import SECTIONS, build_report
 from tests.test_report import (
     ADAM_CPU,
     XSS,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reference import schedules as sch
+from nnconform.reference import schedules as sch
 
 
 def close(actual, expected, rtol=1e-13):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import optimize, special
 
-from reference import solvers as s
+from nnconform.reference import solvers as s
 from tests.gradcheck import assert_backward_matches_fd
 
 # --- test problems, each with its own derivatives written out by hand --------------------

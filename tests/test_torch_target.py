@@ -12,8 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from checks.targets import load_target  # noqa: E402
-from reference import layers, normalization, optimizers  # noqa: E402
+from nnconform.checks.targets import load_target  # noqa: E402
+from nnconform.reference import layers, normalization, optimizers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,7 +141,7 @@ def test_dropout_sample_draws_a_repeatable_torch_mask(functions):
 def test_device_cuda_without_cuda_skips_every_check_cleanly(tmp_path):
     path = tmp_path / "verdicts.json"
     env = os.environ | {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    argv = [sys.executable, "-m", "checks.cli", "check", "--target", "torch", "--device", "cuda",
+    argv = [sys.executable, "-m", "nnconform", "check", "--target", "torch", "--device", "cuda",
             "--profile", "quick", "-k", "relu", "--json", str(path)]  # fmt: skip
     run = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     assert run.returncode == 0, run.stdout + run.stderr

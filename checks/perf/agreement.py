@@ -1,12 +1,12 @@
 """Does our harness agree with torch's? One prepared kernel timed twice in one process:
 
-    ours    checks.perf.harness.measure (warm-up, calibrated number, median of repeats)
+    ours    nnconform.checks.perf.harness.measure (warm-up, calibrated number, median of repeats)
     torch   torch.utils.benchmark.Timer.blocked_autorange (blocks of calls until min_run_time;
             the median of the blocks' per-call times), on the same number of threads
 
 and the ratio of the two medians. Not a test (it times): a check on the harness to quote.
 
-    python -m checks.perf.agreement [--kernel adam] [--implementation torch-fused]
+    python -m nnconform.checks.perf.agreement [--kernel adam] [--implementation torch-fused]
                                     [--size 2**24] [--device cpu] [--repeats 15]
                                     [--threads N]
 """
@@ -17,10 +17,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from checks.perf.cli import UsageError, parse_size
-from checks.perf.harness import measure
-from checks.perf.kernels import Unsupported, prepare
-from reports import units
+from nnconform import units
+from nnconform.checks.perf.cli import UsageError, parse_size
+from nnconform.checks.perf.harness import measure
+from nnconform.checks.perf.kernels import Unsupported, prepare
 
 
 def compare(
@@ -65,7 +65,9 @@ def compare(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m checks.perf.agreement", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m nnconform.checks.perf.agreement", description=__doc__
+    )
     parser.add_argument("--kernel", default="adam")
     parser.add_argument("--implementation", default="torch-fused")
     parser.add_argument("--size", default="2**24")

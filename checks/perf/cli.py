@@ -6,7 +6,7 @@
                     [--json PATH] [--html PATH] [--quiet]
 
 For each device: STREAM once (the bandwidth roof), then every (kernel, size, implementation)
-prepared by ``checks.perf.kernels.prepare`` and timed by ``checks.perf.harness.measure``. One
+prepared by ``kernels.prepare`` and timed by ``harness.measure`` (both in this package). One
 progress line per measurement on stderr, a warning for a noisy one, then a table per kernel and
 size on stdout: median, IQR, GB/s and the fraction of STREAM triad (memory-bound kernels) or
 GFLOP/s (compute-bound ones), the speed-up over the reference and the slowdown against the
@@ -27,7 +27,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from checks.perf.kernels import (
+from nnconform import units
+from nnconform.checks.perf.kernels import (
     BUILTIN_IMPLEMENTATIONS,
     KERNELS,
     TORCH_IMPLEMENTATIONS,
@@ -37,7 +38,6 @@ from checks.perf.kernels import (
     default_sizes,
     prepare,
 )
-from reports import units
 
 __all__ = ["SCHEMA", "add_command", "parse_size", "run"]
 
@@ -120,7 +120,7 @@ def _targets(specs: list[str] | None) -> tuple[list[str], bool]:
     if not specs:
         torch = TORCH_IMPLEMENTATIONS if _torch() is not None else ()
         return ["reference", *torch], False
-    from checks.targets import TargetError, load_target
+    from nnconform.checks.targets import TargetError, load_target
 
     for spec in specs:
         if spec in BUILTIN_IMPLEMENTATIONS:
@@ -202,7 +202,7 @@ def _record(kernel: Kernel, implementation: str, device: str, size: int) -> dict
 
 def _measure(record: dict, args: argparse.Namespace) -> None:
     """Prepare and time one record's kernel, filling in its status and numbers."""
-    from checks.perf.harness import measure
+    from nnconform.checks.perf.harness import measure
 
     try:
         prepared = prepare(
@@ -369,7 +369,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         help="reference, torch, torch-forloop, torch-foreach, torch-fused, or a target module "
         "or module:attr (repeatable; default: the reference and every torch path here). "
         "torch* are PyTorch's own paths; its conformance adapter is the target "
-        "checks.targets.torch:make_target",
+        "nnconform.checks.targets.torch:make_target",
     )
     add(
         "--kernel",
@@ -449,8 +449,8 @@ def run(args: argparse.Namespace) -> int:
     threads = torch.get_num_threads() if torch is not None else args.threads
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
 
-    from checks.perf.machine import machine_info
-    from checks.perf.stream import stream
+    from nnconform.checks.perf.machine import machine_info
+    from nnconform.checks.perf.stream import stream
 
     missing = [d for d in args.devices if d.startswith("cuda") and not _cuda_available()]
     for device in missing:
@@ -511,7 +511,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _write(args: argparse.Namespace, document: dict) -> int:
     """The results files, each whole or not at all; 1 if one could not be written."""
-    from checks.files import write_json_atomically, write_text_atomically
+    from nnconform.files import write_json_atomically, write_text_atomically
 
     status = 0
     if args.json:
@@ -522,7 +522,9 @@ def _write(args: argparse.Namespace, document: dict) -> int:
             status = 1
     if args.html:
         try:
-            from reports.html import build_report  # helper C's module: imported when asked
+            from nnconform.reports.html import (
+                build_report,  # helper C's module: imported when asked
+            )
 
             write_text_atomically(args.html, build_report(check=None, bench=[document]))
         except (ImportError, OSError, ValueError) as error:

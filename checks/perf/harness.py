@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from checks.perf.kernels import Prepared
+from nnconform.checks.perf.kernels import Prepared
 
 __all__ = ["NOISY", "Measurement", "measure"]
 

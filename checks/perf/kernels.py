@@ -7,11 +7,12 @@ that their times compare like for like:
 
     reference      the oracle (``reference/``) through its target, numpy in and numpy out: the
                    baseline of every ratio, a transcription, never an optimisation
-    torch*         PyTorch's own path on its own tensors (``checks.perf.torch_kernels``)
-    anything else  a target spec for ``checks.targets.load_target``: its mirrored functions are
-                   timed exactly as the reference's are (one recipe per kernel, below), unless
-                   it offers ``bench_<kernel>(size, device, seed)``, which returns a zero-argument
-                   callable: its native path (a CUDA kernel, say), timed as it is
+    torch*         PyTorch's own path on its own tensors (``nnconform.checks.perf.torch_kernels``)
+    anything else  a target spec for ``nnconform.checks.targets.load_target``: its mirrored
+                   functions are timed exactly as the reference's are (one recipe per kernel,
+                   below), unless it offers ``bench_<kernel>(size, device, seed)``, which
+                   returns a zero-argument callable: its native path (a CUDA kernel, say),
+                   timed as it is
 
 Where libraries disagree on a formula (RMSprop's ε inside or outside the root, the momentum
 form, GELU's form, dropout's scaling), a recipe asks a target function that takes a ``variant``
@@ -21,7 +22,7 @@ function without the keyword is called with its own default.
 Minimal bytes moved per element (``bytes_per_element``) count each float32 array read or written
 once, as McCalpin's STREAM counts them (a cache-resident kernel could not do with less):
 Adam reads θ, g, m, v and writes θ, m, v: 7 × 4 B. The roofline's memory-bound kernels are
-compared against STREAM triad (``checks.perf.stream``); conv2d and the MLP step are
+compared against STREAM triad (``nnconform.checks.perf.stream``); conv2d and the MLP step are
 compute-bound and report FLOP/s instead (2 per multiply-add, matrix products only).
 """
 
@@ -470,7 +471,7 @@ def _check_device(device: Any) -> str:
 
 
 def _target_prepare(k: Kernel, spec: str, size: int, device: str, seed: int) -> Prepared:
-    from checks.targets import load_target
+    from nnconform.checks.targets import load_target
 
     target = load_target(spec, device=device)
     if device.split(":")[0] not in target.devices:
@@ -498,13 +499,13 @@ def prepare(
 
     Raises ``Unsupported`` when the implementation cannot run the kernel on the device here,
     ``ValueError`` for an unknown kernel or device or a size that does not fit the kernel, and
-    ``checks.targets.TargetError`` for a target spec that does not load.
+    ``nnconform.checks.targets.TargetError`` for a target spec that does not load.
     """
     k = kernel(kernel_name)
     size = check_size(k.name, size)
     device = _check_device(device)
     if implementation in TORCH_IMPLEMENTATIONS:
-        from checks.perf import torch_kernels
+        from nnconform.checks.perf import torch_kernels
 
         run, sync = torch_kernels.prepare(k, implementation, size, device, seed)
         return _prepared(k, implementation, device, size, run, sync)
@@ -515,7 +516,7 @@ def implementations(kernel_name: str, device: str = "cpu") -> tuple[str, ...]:
     """The built-in implementations that can run ``kernel`` on ``device`` in this environment:
     the reference on cpu (numpy), torch's where torch imports, on cuda only when
     torch.cuda.is_available(), and the optimisers' foreach/fused paths only where torch has them."""
-    from checks.perf import torch_kernels
+    from nnconform.checks.perf import torch_kernels
 
     k = kernel(kernel_name)
     device = _check_device(device)

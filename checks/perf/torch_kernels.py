@@ -1,5 +1,5 @@
-"""PyTorch's own paths for the kernels of ``checks.perf.kernels``: torch tensors on the device,
-allocated here from the kernel's ``inputs``, and one call of torch per ``run``.
+"""PyTorch's own paths for the kernels of ``nnconform.checks.perf.kernels``: torch tensors on
+the device, allocated here from the kernel's ``inputs``, and one call of torch per ``run``.
 
     torch           torch's default path (for the optimisers: torch.optim with its default
                     foreach/fused choice, which on cpu is the for-loop)
@@ -23,7 +23,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from checks.perf.kernels import KEEP, LR, MLP_LR, Kernel, Unsupported, inputs
+from nnconform.checks.perf.kernels import KEEP, LR, MLP_LR, Kernel, Unsupported, inputs
 
 __all__ = ["FLAVOURS", "available", "prepare"]
 
@@ -79,7 +79,7 @@ def _flavour_error(kernel_name: str, implementation: str, device: str) -> str | 
     """Why torch cannot take this optimiser path here (None if it can), from one step on a
     4-element parameter: torch raises at construction (a ``fused`` keyword RMSprop lacks) or
     at the first step (a fused kernel missing for the device or dtype)."""
-    from checks.perf.kernels import kernel as lookup
+    from nnconform.checks.perf.kernels import kernel as lookup
 
     torch = _torch()
     dev = _device(torch, device)

@@ -30,8 +30,8 @@ from typing import Any
 __all__ = ["BUILTIN", "Target", "TargetError", "load_target", "wrap"]
 
 BUILTIN = {
-    "reference": "checks.targets.reference:make_target",
-    "torch": "checks.targets.torch:make_target",
+    "reference": "nnconform.checks.targets.reference:make_target",
+    "torch": "nnconform.checks.targets.torch:make_target",
 }
 
 

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812  (the PyTorch convention)
 
-from checks.targets import Target
+from nnconform.checks.targets import Target
 
 __all__ = ["TorchFunctions", "make_target"]
 

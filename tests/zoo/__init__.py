@@ -18,8 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from checks.targets import Target
-from checks.targets.reference import make_target
+from nnconform.checks.targets import Target
+from nnconform.checks.targets.reference import make_target
 
 __all__ = ["assert_caught", "failed", "planted", "run_checks"]
 
@@ -40,7 +40,7 @@ def run_checks(target: str, *, k: str | None = None, extra: tuple[str, ...] = ()
     return its JSON document, with the exit status under ``"returncode"``."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "verdicts.json"
-        argv = [sys.executable, "-m", "checks.cli", "check", "--target", target,
+        argv = [sys.executable, "-m", "nnconform", "check", "--target", target,
                 "--profile", "quick", "--json", str(path), *extra]  # fmt: skip
         if k:
             argv += ["-k", k]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reference import activations as ref
+from nnconform.reference import activations as ref
 from tests.zoo import planted
 
 

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from reference import activations as ref
+from nnconform.reference import activations as ref
 from tests.zoo import planted
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reference import evaluation as ref
+from nnconform.reference import evaluation as ref
 from tests.zoo import planted
 
 

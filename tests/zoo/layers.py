@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reference import layers as ref
+from nnconform.reference import layers as ref
 from tests.zoo import planted
 
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from reference import losses as ref
-from reference.activations import sigmoid
+from nnconform.reference import losses as ref
+from nnconform.reference.activations import sigmoid
 from tests.zoo import planted
 
 

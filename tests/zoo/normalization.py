@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reference import normalization as ref
+from nnconform.reference import normalization as ref
 from tests.zoo import planted
 
 

@@ -4,8 +4,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from reference import optimizers as ref
-from reference import schedules as ref_schedules
+from nnconform.reference import optimizers as ref
+from nnconform.reference import schedules as ref_schedules
 from tests.zoo import planted
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reference import regularization as ref
+from nnconform.reference import regularization as ref
 from tests.zoo import planted
 
 
