@@ -8,14 +8,17 @@ running check's verdict record (``nnconform.checks.verdicts``).
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis
 import numpy as np
 import pytest
 
-from nnconform.checks.targets import Target
+from nnconform.checks.targets import MODES, Target, returns_array
 from nnconform.checks.tolerances import Tolerance, tolerance
 from nnconform.checks.verdicts import current
 
@@ -29,13 +32,21 @@ __all__ = [
     "call",
     "fail",
     "guarded",
+    "unsupported",
 ]
+
+
+# A JIT (JAX, torch.compile) compiles at a function's first call: that call, once per function
+# and process, may take this many times the per-call limit.
+FIRST_CALL_ALLOWANCE = 5
 
 
 @dataclass
 class _Settings:
     strict: bool = False  # a matched non-default variant fails
-    hung: set[str] = field(default_factory=set)  # functions that hit the time limit this check
+    limit: float | None = None  # seconds per call of the target (None: no limit)
+    hung: dict[str, str] = field(default_factory=dict)  # function -> its timeout, this check
+    called: set[str] = field(default_factory=set)  # functions called at least once (process)
 
 
 SETTINGS = _Settings()
@@ -45,8 +56,10 @@ class ConformanceError(AssertionError):
     """The target does not conform: a failed check (never an error of the suite)."""
 
 
-class CheckTimeoutError(Exception):
-    """Raised by the plugin's timer when a check runs past its time limit."""
+class CheckTimeoutError(BaseException):
+    """Raised inside a call of the target that runs past the per-call time limit. A
+    BaseException, as KeyboardInterrupt is, so that a target's own ``except Exception``
+    cannot swallow it."""
 
 
 @dataclass(frozen=True)
@@ -105,36 +118,112 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def fail(message: str, call: Call | None = None) -> None:
-    """Fail the running check: record the message and the counterexample, then raise."""
+def fail(message: str, call: Call | None = None, *, timeout: bool = False) -> None:
+    """Fail the running check: record the message and the counterexample, then raise.
+
+    A timeout never replaces the message of a wrong result already found in the same check
+    (Hypothesis calls the target again while it shrinks, and a slow target may time out then).
+    """
     record = current()
+    message = message.strip()
     if call is not None:
-        record.counterexample = {"function": call.function, "inputs": call.inputs()}
-        message = f"{message}\n\nReproduce with:\n\n{call.snippet()}\n"
-    record.message = message.strip()
+        message = f"{message}\n\nReproduce with:\n\n{call.snippet()}"
+    if not (timeout and record.message is not None and not record.timed_out):
+        if call is not None:
+            record.counterexample = {"function": call.function, "inputs": call.inputs()}
+        record.message, record.timed_out = message, timeout
     raise ConformanceError(message)
+
+
+def unsupported(reason: str) -> None:
+    """The target cannot take these inputs: the example is dropped (inside Hypothesis, which
+    draws others) or the check is skipped, and either way recorded as *unsupported*, never as
+    a failure. A check whose every example was dropped is unsupported."""
+    record = current()
+    record.unsupported_examples += 1
+    record.unsupported_reason = reason
+    if hypothesis.currently_in_test_context():
+        hypothesis.reject()
+    pytest.skip(f"unsupported: {reason}")
+
+
+def _on_timeout(signum, frame):
+    raise CheckTimeoutError
+
+
+def _within_limit(fn, args, kwargs, limit: float | None):
+    """``fn(*args, **kwargs)`` with SIGALRM armed for ``limit`` seconds: the alarm can only
+    fire while the target runs, never inside Hypothesis or pytest. (Signals reach the main
+    thread only; elsewhere the call runs without a limit.)"""
+    if limit is None or threading.current_thread() is not threading.main_thread():
+        return fn(*args, **kwargs)
+    previous = signal.signal(signal.SIGALRM, _on_timeout)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any, Call]:
     """Run ``target.function(*args, **kwargs)``; return its output and the ``Call``.
 
-    A missing function skips the check as *unsupported*. A target that raises or runs past
-    the time limit fails the check with that message.
+    *Unsupported*, never failed: a function the target lacks; a documented mode keyword
+    (``variant=``, ``weight_decay_mode=``…) it does not take, or answers with a TypeError; and
+    ``NotImplementedError`` for arguments it cannot take. *Failed*, with that message: any
+    other error; a call past the per-call time limit; a list or tuple where the reference
+    returns an array.
     """
     fn = target.get(function)
     if fn is None:
         pytest.skip(f"unsupported: target {target.name!r} has no {function}")
     record = Call(target, function, args, kwargs)
-    if function in SETTINGS.hung:
-        fail(f"{target.name}.{function} did not return within the time limit", record)
+    modes = sorted(MODES.get(function, set()) & set(kwargs))
+    if function in SETTINGS.hung:  # not called again: every call would wait for the limit
+        fail(SETTINGS.hung[function], record, timeout=True)
+    limit = SETTINGS.limit
+    if limit is not None and function not in SETTINGS.called:
+        limit *= FIRST_CALL_ALLOWANCE
+    SETTINGS.called.add(function)
     try:
-        return fn(*args, **kwargs), record
-    except CheckTimeoutError as timeout:
-        SETTINGS.hung.add(function)
-        fail(f"{target.name}.{function} did not return within the time limit: {timeout}", record)
+        out = _within_limit(fn, args, kwargs, limit)
+    except CheckTimeoutError:
+        SETTINGS.hung[function] = (
+            f"{target.name}.{function} timed out: no result within the per-call time limit of "
+            f"{limit:g} s (--timeout)"
+        )
+        fail(SETTINGS.hung[function], record, timeout=True)
+    except NotImplementedError as error:
+        unsupported(
+            f"target {target.name!r} does not implement {function} for these arguments: {error}"
+        )
+    except TypeError as error:
+        if not modes:
+            fail(f"{target.name}.{function} raised TypeError: {error}", record)
+        shown = ", ".join(f"{k}={kwargs[k]!r}" for k in modes)
+        unsupported(f"target {target.name!r} does not offer {function}({shown}): {error}")
     except Exception as error:  # the target's own error: a failed check, not a crash
         fail(f"{target.name}.{function} raised {type(error).__name__}: {error}", record)
-    raise AssertionError("unreachable")
+    if out is None:
+        fail(
+            f"{target.name}.{function} returned None: only a field of a result (of a tuple or "
+            "NamedTuple) may be None, for an output the library does not expose",
+            record,
+        )
+    if returns_array(function) and not _is_array(out):
+        fail(
+            f"{target.name}.{function} returned {type(out).__name__}, but the reference returns "
+            "a numpy array: convert at the adapter's boundary (np.asarray)",
+            record,
+        )
+    return out, record
+
+
+def _is_array(out: Any) -> bool:
+    return isinstance(out, np.ndarray | np.generic) or (
+        hasattr(out, "__array__") and hasattr(out, "shape") and not isinstance(out, tuple | list)
+    )
 
 
 def guarded(target: Target, function: str) -> Any:
@@ -192,12 +281,20 @@ def assert_close(
     tol: Tolerance | None = None,
 ) -> None:
     """Assert ``out`` equals ``expected`` within the tolerance of ``dtype`` (or ``tol``):
-    same shape, the declared dtype, no NaN where the oracle has a number."""
+    same shape, the declared dtype, no NaN where the oracle has a number.
+
+    ``out`` None is a field of a result that the library does not expose (torch's BatchNorm
+    has no ∂ℓ/∂σ², its spectral norm no σ): nothing is compared, and a check that compares
+    nothing else is *unsupported*."""
+    if out is None:
+        current().unexposed.append(what)
+        return
     expected = np.asarray(expected, dtype=np.float64)
     out = _check_array(out, expected, what, dtype, call)
     tol = tol or tolerance(dtype if dtype is not None else out.dtype)
     diff, rel = _errors(out, expected, tol)
     current().observe(float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), tol.as_json())
+    current().compared += 1
     bad = ~(diff <= tol.atol + tol.rtol * np.abs(expected))
     if bad.any():
         index = np.unravel_index(np.argmax(np.where(bad, diff, -1.0)), diff.shape)
@@ -229,6 +326,9 @@ def assert_matches_variant(
     """
     record = current()
     record.default_variant = default
+    if out is None:  # an output the library does not expose, as in assert_close
+        record.unexposed.append(what)
+        return default
     expected = {v: np.asarray(e, dtype=np.float64) for v, e in candidates.items()}
     first = next(iter(expected.values()))
     out = _check_array(out, first, what, dtype, call)
@@ -265,6 +365,7 @@ def assert_matches_variant(
             call,
         )
     record.matched = common
+    record.compared += 1
     chosen = default if default in common else common[0]
     record.observe(scores[chosen][1], scores[chosen][2], tol.as_json())
     record.variant = chosen

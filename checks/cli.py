@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,11 +28,11 @@ def _default_target() -> str:
 
 def _check(args: argparse.Namespace) -> int:
     from nnconform.checks.plugin import CHECKS_DIR
-    from nnconform.checks.targets import TargetError, load_target
+    from nnconform.checks.targets import TargetError, load_target, usable_device
 
     target = args.target or _default_target()
-    try:
-        load_target(target, device=args.device)  # fail here, in one line, not in pytest
+    try:  # fail here, in one line, not in pytest
+        usable_device(load_target(target, device=args.device))
     except TargetError as error:
         print(f"nnconform check: error: {error}", file=sys.stderr)
         return 2
@@ -61,10 +62,14 @@ def _check(args: argparse.Namespace) -> int:
         argv += [f"--check-timeout={args.timeout}"]
     if args.json:
         argv += [f"--nnconform-json={args.json}"]
+    if args.allow_empty:
+        argv += ["--allow-empty"]
     with whole_file(args.junit_xml) as junit:
         if junit:
             argv += [f"--junit-xml={junit}"]
         status = pytest.main(argv)
+        if junit and status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            Path(junit).unlink(missing_ok=True)  # a usage error leaves no results file
     if status in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return int(status)
     if status == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -95,6 +100,15 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     )
     check.add_argument("--seed", type=int, help="Hypothesis seed (ci and quick default to 0)")
     check.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="time limit per check (default by profile)"
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time limit per call of the target (default 10, thorough 60; a function's first "
+        "call, where a JIT compiles, may take 5 times as long)",
+    )
+    check.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 when every selected check is unsupported (default: exit 2, checked nothing)",
     )
     check.set_defaults(run=_check)

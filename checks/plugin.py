@@ -1,12 +1,12 @@
 """The pytest plugin of the conformance suite (registered through the ``pytest11`` entry point).
 
     pytest --pyargs nnconform.checks --target torch [--device cuda] [--profile ci] [--xfails FILE]
-           [--strict-variants] [--nnconform-json PATH] [--check-timeout SECONDS]
+           [--strict-variants] [--nnconform-json PATH] [--check-timeout SECONDS] [--allow-empty]
 
-It chooses the target, loads the Hypothesis profile, marks expected failures, enforces the
-per-check time limit, turns each check's outcome into a verdict record, prints one row per
-catalogue id at the end and writes the records as JSON. It does nothing in a session that
-collects no checks (the project's own tests, for example).
+It chooses the target, loads the Hypothesis profile, marks expected failures, sets the per-call
+time limit, turns each check's outcome into a verdict record, prints one row per catalogue id
+at the end and writes the records as JSON. It does nothing in a session that collects no
+checks (the project's own tests, for example).
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ import fnmatch
 import importlib
 import json
 import os
-import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Unsatisfiable
 
 from nnconform.checks.assertions import SETTINGS, CheckTimeoutError, ConformanceError
-from nnconform.checks.targets import Target, TargetError, load_target
+from nnconform.checks.targets import Target, TargetError, load_target, usable_device
 from nnconform.checks.tolerances import TOLERANCES
 from nnconform.checks.verdicts import STATUSES, Record, open_record
 from nnconform.files import write_json_atomically
@@ -35,18 +37,31 @@ PROFILES = {
     "ci": dict(max_examples=25),
     "thorough": dict(max_examples=300),
 }
-TIMEOUTS = {"quick": 30.0, "ci": 60.0, "thorough": 600.0}  # seconds per check
+TIMEOUTS = {"quick": 10.0, "ci": 10.0, "thorough": 60.0}  # seconds per call of the target
 CI_SEED = 0
 _KEY = "nnconform"  # the user property that carries a record from a worker to the controller
+
+
+def example_database() -> DirectoryBasedExampleDatabase:
+    """thorough's example database: failures found in one nightly run are replayed first in
+    the next. It lives in the user's cache, never in the working directory, and quick and ci
+    use none, so that their runs depend on the seed alone."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return DirectoryBasedExampleDatabase(cache / "nnconform" / "hypothesis")
+
 
 for _name, _values in PROFILES.items():
     settings.register_profile(
         f"nnconform-{_name}",
-        deadline=None,  # a slow target is not a failure; the per-check time limit catches hangs
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        print_blob=True,
+        deadline=None,  # a slow target is not a failure; the per-call time limit catches hangs
+        # filter_too_much: examples a target cannot take (NotImplementedError) are rejected
+        suppress_health_check=[
+            HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much
+        ],
+        print_blob=False,  # no @reproduce_failure advice: the checks are not the user's code
+        database=example_database() if _name == "thorough" else None,
         **_values,
-    )
+    )  # fmt: skip
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,7 +81,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--nnconform-json", default=None, help="write the verdicts as JSON here")
     group.addoption(
-        "--check-timeout", type=float, default=None, help="per-check time limit in seconds"
+        "--check-timeout", type=float, default=None, help="time limit per call, in seconds"
+    )
+    group.addoption(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0, not 2, when every selected check is unsupported",
     )
 
 
@@ -134,10 +154,12 @@ class Session:
         option = config.option
         try:
             self.target: Target = load_target(option.target, device=option.device)
+            usable_device(self.target)
         except TargetError as error:
             raise pytest.UsageError(str(error)) from None
         self.profile = option.profile
         self.timeout = option.check_timeout or TIMEOUTS[self.profile]
+        SETTINGS.limit = self.timeout
         seed = config.getoption("hypothesis_seed", None)
         if isinstance(seed, str) and seed.lstrip("-").isdigit():
             seed = int(seed)  # Hypothesis takes any string; record integers as integers
@@ -158,7 +180,7 @@ class Session:
         return (
             f"nnconform: target {t.name} {t.version} on {t.device} ({', '.join(t.dtypes)}), "
             f"profile {self.profile}, hypothesis seed {self.seed}, "
-            f"time limit {self.timeout:g} s per check"
+            f"time limit {self.timeout:g} s per call"
         )
 
 
@@ -196,22 +218,15 @@ def _property(item: pytest.Item) -> str:
     return item.originalname.removeprefix("test_") if hasattr(item, "originalname") else item.name
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Before pytest applies -k: each check answers to its catalogue id, so that `-k adam`
+    selects every check of adam whatever its name; expected failures are marked."""
     session = config._nnconform
-    checks = [item for item in items if _is_check(item)]
-    if session is None or not checks:
+    if session is None:
         return
-    target = session.target
-    if target.device not in target.devices:
-        skip = pytest.mark.skip(
-            reason=f"unsupported: target {target.name!r} does not run on {target.device!r} "
-            f"(it runs on {', '.join(target.devices)})"
-        )
-        for item in checks:
-            item.add_marker(skip)
-    for item in checks:
-        item.extra_keyword_matches.add(_algorithm(item))  # so that `-k adam` selects by id
+    for item in filter(_is_check, items):
+        item.extra_keyword_matches.add(_algorithm(item))
         names = (item.nodeid, f"{_algorithm(item)}::{_property(item)}")
         for index, (pattern, reason) in enumerate(session.xfails):
             if any(fnmatch.fnmatchcase(name, pattern) for name in names):
@@ -241,28 +256,6 @@ def target(request: pytest.FixtureRequest) -> Target:
     return session.target
 
 
-def _on_timeout(signum, frame):
-    raise CheckTimeoutError("the check ran past its time limit (--check-timeout)")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    session = item.config._nnconform
-    if session is None or not _is_check(item):
-        yield
-        return
-    SETTINGS.hung.clear()
-    previous = signal.signal(signal.SIGALRM, _on_timeout)
-    # fire at the limit, then every second, so that a target that hangs again while
-    # Hypothesis replays the example cannot hold the run
-    signal.setitimer(signal.ITIMER_REAL, session.timeout, 1.0)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
     if item.config._nnconform is None or not _is_check(item):
@@ -271,6 +264,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
     item._nnconform_record = Record(_algorithm(item), _property(item), nodeid=item.nodeid)
     item._nnconform_start = time.perf_counter()
     open_record(item._nnconform_record)
+    SETTINGS.hung.clear()  # a function that timed out is given a fresh chance in each check
     try:
         yield
     finally:
@@ -288,6 +282,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if not final:
         return
     record.duration_s = round(time.perf_counter() - item._nnconform_start, 4)
+    _unsupported_by_parts(report, call, record)
     if hasattr(report, "wasxfail"):
         record.status = "xfail" if report.skipped else "xpass"
         record.message = record.message or report.wasxfail
@@ -308,10 +303,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.user_properties.append((_KEY, json.dumps(record.as_json())))
 
 
+def _unsupported_by_parts(report: pytest.TestReport, call: pytest.CallInfo, record: Record):
+    """A check that compared nothing because the target does not expose what it compares (a
+    None field), or rejected every example with NotImplementedError (Hypothesis then gives up
+    with Unsatisfiable), is skipped as unsupported: in the record, and for pytest, so that the
+    terminal, JUnit and the exit status agree."""
+    if report.when != "call" or hasattr(report, "wasxfail"):
+        return
+    error = call.excinfo.value if call.excinfo else None
+    if report.failed and not (isinstance(error, Unsatisfiable) and record.unsupported_examples):
+        return
+    if report.passed and (record.compared or not (record.unexposed or record.unsupported_examples)):
+        return
+    if record.unexposed and not record.compared:
+        reason = f"target does not expose {', '.join(sorted(set(record.unexposed)))}"
+    else:
+        reason = record.unsupported_reason
+    report.outcome = "skipped"
+    path, line, _ = report.location
+    report.longrepr = (path, line or 0, f"Skipped: unsupported: {reason}")
+
+
 def _conformance(error: BaseException | None) -> bool:
     if isinstance(error, BaseExceptionGroup):
         return all(_conformance(e) for e in error.exceptions)
     return isinstance(error, ConformanceError | CheckTimeoutError | AssertionError)
+
+
+def _checked_nothing() -> bool:
+    return bool(_RECORDS) and all(r["status"] == "unsupported" for r in _RECORDS)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -382,10 +402,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config._nnconform
-    if state is None or hasattr(config, "workerinput") or not config.option.nnconform_json:
+    if state is None or hasattr(config, "workerinput"):
+        return
+    if exitstatus == pytest.ExitCode.OK and _checked_nothing() and not config.option.allow_empty:
+        # a gate that passes having checked nothing is no gate: exit 2, and no verdicts file
+        session.exitstatus = exitstatus = pytest.ExitCode.USAGE_ERROR
+        print(
+            f"nnconform check: error: checked nothing: all {len(_RECORDS)} selected checks are "
+            f"unsupported by target {state.target.name!r} (--allow-empty accepts this)",
+            file=sys.stderr,
+        )
+    if not config.option.nnconform_json:
         return
     if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return  # interrupted, or nothing ran: no verdicts rather than partial ones

@@ -37,6 +37,11 @@ class Record:
     nodeid: str = ""
     duration_s: float = 0.0
     closest: dict[str, Any] | None = field(default=None)
+    timed_out: bool = False  # the message is a call's timeout
+    compared: int = 0  # comparisons with the oracle that were made
+    unexposed: list[str] = field(default_factory=list)  # None fields: not compared
+    unsupported_examples: int = 0  # examples the target answered with NotImplementedError
+    unsupported_reason: str | None = None
 
     def observe(self, abs_err: float, rel_err: float, tolerance: dict[str, float]) -> None:
         """Keep the worst errors seen so far (NaN counts as worst)."""
@@ -46,9 +51,7 @@ class Record:
 
     def as_json(self) -> dict[str, Any]:
         record = asdict(self)
-        for key in ("max_abs_err", "max_rel_err"):  # JSON has no NaN or infinity
-            if record[key] is not None and not math.isfinite(record[key]):
-                record[key] = str(record[key])
+        record["unexposed"] = sorted(set(self.unexposed))
         return record
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["whole_file", "write_json_atomically", "write_text_atomically"]
+__all__ = ["finite_json", "whole_file", "write_json_atomically", "write_text_atomically"]
 
 
 def write_text_atomically(path: str | Path, text: str) -> None:
@@ -41,8 +42,21 @@ def write_text_atomically(path: str | Path, text: str) -> None:
 
 
 def write_json_atomically(path: str | Path, document: Any) -> None:
-    """Strict JSON (no NaN or Infinity, which browsers' JSON.parse rejects)."""
-    write_text_atomically(path, json.dumps(document, indent=1, allow_nan=False))
+    """Strict JSON: browsers' JSON.parse rejects NaN and Infinity, so a non-finite number (a
+    NaN error, an infinite output in a counterexample) is written as the string "nan", "inf"
+    or "-inf"."""
+    write_text_atomically(path, json.dumps(finite_json(document), indent=1, allow_nan=False))
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float, at any depth, replaced by its string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: finite_json(v) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
 
 
 @contextlib.contextmanager

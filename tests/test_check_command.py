@@ -70,7 +70,7 @@ def test_a_target_that_hangs_fails_at_the_time_limit():
     assert document["returncode"] == 1
     (record,) = [r for r in document["records"] if r["algorithm"] == "relu"]
     assert record["status"] == "fail"
-    assert "did not return" in record["message"] or "time limit" in record["message"]
+    assert "timed out: no result within the per-call time limit" in record["message"]
     assert record["duration_s"] < 30
 
 
@@ -156,15 +156,76 @@ def test_junit_xml_and_json_are_written_whole_with_workers(tmp_path):
     assert "nnconform verdicts" in run.stdout and "hypothesis seed 0" in run.stdout
 
 
-def test_cuda_without_a_gpu_skips_cleanly():
-    pytest.importorskip("torch")
-    import torch
+@pytest.mark.parametrize("device", ["cuda", "tpu"])
+def test_a_device_the_target_does_not_run_on_is_exit_2_in_one_line(device, tmp_path):
+    run = nnconform("check", "--target", "reference", "--device", device, "--json",
+                    str(tmp_path / "v.json"))  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1
+    assert f"target 'reference' does not run on device {device!r} here" in run.stderr
+    assert not list(tmp_path.iterdir())
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
-    document = run_checks("torch", k="relu", extra=("--device", "cuda"))
+
+def test_a_run_that_checked_nothing_is_exit_2_unless_allowed(tmp_path):
+    """Every selected check unsupported (a target with no relu): a gate that passed would have
+    checked nothing."""
+    out = tmp_path / "v.json"
+    args = ("check", "--target", "tests.zoo.broken:never_implemented", "--profile", "quick",
+            "-k", "relu and not leaky and not relu6 and not prelu", "--json", str(out))  # fmt: skip
+    empty = nnconform(*args)
+    assert empty.returncode == 2, empty.stdout + empty.stderr
+    assert "checked nothing: all 3 selected checks are unsupported" in empty.stderr
+    assert not out.exists()
+    allowed = nnconform(*args, "--allow-empty")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert {r["status"] for r in json.loads(out.read_text())["records"]} == {"unsupported"}
+
+
+def test_not_implemented_for_some_arguments_is_unsupported_for_those_only():
+    k = "relu and not leaky and not relu6 and not prelu"
+    partly = run_checks("tests.zoo.broken:partly_implemented", k=k)
+    assert partly["returncode"] == 0, partly["output"][-2000:]
+    assert {r["status"] for r in partly["records"]} == {"pass"}
+    assert any(r["unsupported_examples"] for r in partly["records"])  # the rest were checked
+    never = run_checks("tests.zoo.broken:never_implemented", k=k, extra=("--allow-empty",))
+    assert {r["status"] for r in never["records"]} == {"unsupported"}
+    assert all("no relu on this device" in r["message"] for r in never["records"])
+
+
+def test_a_field_the_library_does_not_expose_is_unsupported_not_failed():
+    document = run_checks("tests.zoo.broken:hides_dx", k="batch_norm and (dx_hat or dvar)")
+    statuses = {r["property"]: r["status"] for r in document["records"]}
+    assert statuses == {
+        "batch_norm_dx_hat_matches_the_oracle": "unsupported",
+        "batch_norm_dvar_matches_the_oracle": "pass",
+    }
     assert document["returncode"] == 0
-    assert {r["status"] for r in document["records"]} == {"unsupported"}
+
+
+def test_a_list_where_an_array_is_returned_fails_every_property_with_one_message():
+    document = run_checks("tests.zoo.broken:returns_list",
+                          k="relu and not leaky and not relu6 and not prelu")  # fmt: skip
+    assert document["returncode"] == 1
+    relu = [r for r in document["records"] if r["algorithm"] == "relu"]
+    assert len(relu) == 3 and {r["status"] for r in relu} == {"fail"}
+    assert all("returned list, but the reference returns a numpy array" in r["message"]
+               for r in relu)  # fmt: skip
+
+
+def test_selection_by_catalogue_id_reaches_every_check_of_the_id():
+    """`-k <id>` selects a check whose name does not contain the id."""
+    for k, count in (("critical_point", 3), ("model_averaging", 6)):
+        document = run_checks("reference", k=k)
+        assert len(document["records"]) == count, k
+        assert {r["algorithm"] for r in document["records"]} == {k}
+
+
+def test_non_finite_numbers_are_written_as_valid_json(tmp_path):
+    from nnconform.files import write_json_atomically
+
+    path = tmp_path / "v.json"
+    write_json_atomically(path, {"err": float("nan"), "deep": [{"x": float("-inf")}]})
+    assert json.loads(path.read_text()) == {"err": "nan", "deep": [{"x": "-inf"}]}
 
 
 def test_the_readme_adapter_example_passes_its_checks(tmp_path):

@@ -1,7 +1,6 @@
 """The torch target: it loads, converts at the boundary, and agrees with the oracle where the
 conventions are only names (the checks measure everything else)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -138,14 +137,16 @@ def test_dropout_sample_draws_a_repeatable_torch_mask(functions):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_device_cuda_without_cuda_skips_every_check_cleanly(tmp_path):
-    path = tmp_path / "verdicts.json"
+def test_device_cuda_without_cuda_is_a_usage_error_not_an_empty_pass(tmp_path):
+    path, junit = tmp_path / "verdicts.json", tmp_path / "junit.xml"
     env = os.environ | {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     argv = [sys.executable, "-m", "nnconform", "check", "--target", "torch", "--device", "cuda",
-            "--profile", "quick", "-k", "relu", "--json", str(path)]  # fmt: skip
+            "--profile", "quick", "-k", "relu", "--json", str(path),
+            "--junit-xml", str(junit)]  # fmt: skip
     run = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
-    records = json.loads(path.read_text())["records"]
-    assert records, run.stdout
-    assert {r["status"] for r in records} == {"unsupported"}
-    assert all("does not run on 'cuda'" in r["message"] for r in records)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "nnconform check: error: target 'torch' does not run on device 'cuda' here: it runs on "
+        "cpu (is the device present and visible to the library?)"
+    ]
+    assert not list(tmp_path.iterdir())  # no verdicts, no JUnit, no temporary file

@@ -20,19 +20,53 @@ instance, or a factory (a function or class) that takes ``device=`` and returns 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["BUILTIN", "Target", "TargetError", "load_target", "wrap"]
+import numpy as np
+
+from nnconform.reference.registry import REGISTRY, resolve
+
+__all__ = [
+    "BUILTIN",
+    "MODES",
+    "Target",
+    "TargetError",
+    "load_target",
+    "returns_array",
+    "usable_device",
+    "wrap",
+]
 
 BUILTIN = {
     "reference": "nnconform.checks.targets.reference:make_target",
     "torch": "nnconform.checks.targets.torch:make_target",
 }
+
+
+# function -> its documented mode keywords (the variants of its catalogue id): a target that
+# does not take one, or answers it with a TypeError, does not offer that mode.
+MODES: dict[str, set[str]] = {}
+for _entry in REGISTRY.values():
+    for _spec in _entry.functions:
+        MODES.setdefault(_spec.partition(":")[2], set()).update(_entry.variants)
+
+
+@functools.cache
+def returns_array(function: str) -> bool:
+    """Whether the reference's ``function`` returns a numpy array (its annotation says so):
+    the target's must then be an array too, not a list."""
+    specs = [s for e in REGISTRY.values() for s in e.functions if s.endswith(f":{function}")]
+    if not specs:
+        return False
+    hints = typing.get_type_hints(resolve(specs[0]))
+    return hints.get("return") is np.ndarray
 
 
 class TargetError(Exception):
@@ -99,6 +133,16 @@ def load_target(spec: str, *, device: str = "cpu") -> Target:
         obj = obj(device=device)
     target = obj if isinstance(obj, Target) else wrap(obj, name=spec, device=device)
     return replace(target, spec=spec)
+
+
+def usable_device(target: Target) -> None:
+    """Raise ``TargetError`` unless the target runs on its device here: a gate that would
+    check nothing on a missing GPU must stop, not pass."""
+    if target.device not in target.devices:
+        raise TargetError(
+            f"target {target.name!r} does not run on device {target.device!r} here: it runs on "
+            f"{', '.join(target.devices)} (is the device present and visible to the library?)"
+        )
 
 
 def wrap(namespace: Any, *, name: str, device: str = "cpu") -> Target:

@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from nnconform.reference import activations as ref
+from nnconform.reference import normalization
 from tests.zoo import planted
 
 
@@ -26,4 +27,25 @@ gelu_erf = planted(  # not a bug: a documented variant, which passes unless --st
     "gelu in its erf form",
     gelu=lambda x: ref.gelu(x, variant="erf"),
     gelu_backward=lambda x, dy: ref.gelu_backward(x, dy, variant="erf"),
+)
+
+
+def _relu_for_matrices_only(x):
+    if np.ndim(x) > 2:
+        raise NotImplementedError("relu takes at most 2 dimensions")
+    return ref.relu(x)
+
+
+def _relu_never(x):
+    raise NotImplementedError("no relu on this device")
+
+
+partly_implemented = planted("relu for matrices only", relu=_relu_for_matrices_only)
+never_implemented = planted("relu not implemented", relu=_relu_never)
+returns_list = planted("relu that returns a list", relu=lambda x: ref.relu(x).tolist())
+hides_dx = planted(  # a library that does not expose BatchNorm's intermediate gradients
+    "batch norm without dx_hat",
+    batch_norm_backward=lambda dy, cache: normalization.batch_norm_backward(dy, cache)._replace(
+        dx_hat=None
+    ),
 )
