@@ -135,16 +135,17 @@ def fail(message: str, call: Call | None = None, *, timeout: bool = False) -> No
     raise ConformanceError(message)
 
 
-def unsupported(reason: str) -> None:
-    """The target cannot take these inputs: the example is dropped (inside Hypothesis, which
-    draws others) or the check is skipped, and either way recorded as *unsupported*, never as
-    a failure. A check whose every example was dropped is unsupported."""
+def unsupported(reason: str, *, example: bool = True) -> None:
+    """The target cannot take these inputs (``example``: these values only, so Hypothesis
+    drops the example and draws others; else the whole check is skipped), recorded as
+    *unsupported*, never as a failure. A check whose every example was dropped is
+    unsupported."""
+    if not example or not hypothesis.currently_in_test_context():
+        pytest.skip(f"unsupported: {reason}")
     record = current()
     record.unsupported_examples += 1
     record.unsupported_reason = reason
-    if hypothesis.currently_in_test_context():
-        hypothesis.reject()
-    pytest.skip(f"unsupported: {reason}")
+    hypothesis.reject()
 
 
 def _on_timeout(signum, frame):
@@ -202,7 +203,9 @@ def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any,
         if not modes:
             fail(f"{target.name}.{function} raised TypeError: {error}", record)
         shown = ", ".join(f"{k}={kwargs[k]!r}" for k in modes)
-        unsupported(f"target {target.name!r} does not offer {function}({shown}): {error}")
+        unsupported(
+            f"target {target.name!r} does not offer {function}({shown}): {error}", example=False
+        )
     except Exception as error:  # the target's own error: a failed check, not a crash
         fail(f"{target.name}.{function} raised {type(error).__name__}: {error}", record)
     if out is None:

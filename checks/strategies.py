@@ -13,7 +13,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["SEEDS", "arrays", "away_from", "directions", "exp_range", "shapes"]
+from nnconform.reference.registry import entry
+
+__all__ = ["SEEDS", "arrays", "away_from", "directions", "exp_range", "modes", "shapes"]
 
 
 # Seeds for numpy generators inside a check: drawn by Hypothesis, so that they shrink and replay.
@@ -57,3 +59,11 @@ def exp_range(dtype: str) -> tuple[float, float]:
     the second, it exceeds the largest finite value (88.72, 709.78) and is inf."""
     info = np.finfo(dtype)
     return float(np.log(float(info.smallest_subnormal))), float(np.log(float(info.max)))
+
+
+def modes(algorithm: str) -> list[tuple[str, str]]:
+    """Every documented mode of a catalogue id, as (keyword, value) pairs: a check calls the
+    target in each (``weight_decay_mode="decoupled"``) against the oracle in the same mode,
+    and a target that does not take one is unsupported in that mode. The call without a
+    keyword is what measures which variant the target is by default."""
+    return [(keyword, v) for keyword, values in entry(algorithm).variants.items() for v in values]
