@@ -8,6 +8,7 @@ running check's verdict record (``nnconform.checks.verdicts``).
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from collections.abc import Mapping
@@ -47,6 +48,11 @@ class _Settings:
     limit: float | None = None  # seconds per call of the target (None: no limit)
     hung: dict[str, str] = field(default_factory=dict)  # function -> its timeout, this check
     called: set[str] = field(default_factory=set)  # functions called at least once (process)
+    outputs: list = field(default_factory=list)  # (Call, output) of this check, for snippets
+
+    def new_check(self) -> None:
+        self.hung.clear()  # a function that timed out is given a fresh chance in each check
+        self.outputs.clear()
 
 
 SETTINGS = _Settings()
@@ -77,18 +83,54 @@ class Call:
         return {name: _plain(value) for name, value in named.items()}
 
     def snippet(self) -> str:
+        """Python that repeats the call: the target loaded by its spec, each input as a
+        literal, and an input that a literal cannot give (a forward's opaque cache handed to
+        its backward) rebuilt by repeating the earlier call that returned it."""
         lines = [
             "import numpy as np",
             "from nnconform.checks.targets import load_target",
             f"target = load_target({self.target.spec!r}, device={self.target.device!r})",
         ]
-        names = []
-        for i, value in enumerate(self.args):
-            lines.append(f"arg{i} = {_literal(value)}")
-            names.append(f"arg{i}")
-        names += [f"{k}={_literal(v)}" for k, v in self.kwargs.items()]
-        lines.append(f"out = target.get({self.function!r})({', '.join(names)})")
-        return "\n".join(lines)
+        return "\n".join(lines + self._lines("out", "arg", depth=0))
+
+    def _lines(self, result: str, prefix: str, depth: int) -> list[str]:
+        lines, names = [], []
+        inputs = [(f"{prefix}{i}", v) for i, v in enumerate(self.args)]
+        for name, value in inputs + list(self.kwargs.items()):
+            source = _source(value) if depth < 3 and not _is_literal(value) else None
+            positional = name.startswith(prefix)
+            if source is not None:  # e.g. batch_norm_backward(dy, cache): run batch_norm first
+                earlier, index = source
+                produced = f"{earlier.function}_out"
+                lines += earlier._lines(produced, f"{earlier.function}_arg", depth + 1)
+                expression = produced + ("" if index is None else f"[{index}]")
+            else:
+                expression = _literal(value)
+            if positional:
+                lines.append(f"{name} = {expression}")
+            names.append(name if positional else f"{name}={expression}")
+        lines.append(f"{result} = target.get({self.function!r})({', '.join(names)})")
+        return lines
+
+
+def _source(value: Any) -> tuple[Call, int | None] | None:
+    """The earlier call of this check that returned ``value`` (or a tuple holding it)."""
+    for earlier, out in reversed(SETTINGS.outputs):
+        if out is value:
+            return earlier, None
+        if isinstance(out, tuple):
+            for index, part in enumerate(out):
+                if part is value:
+                    return earlier, index
+    return None
+
+
+def _is_literal(value: Any) -> bool:
+    if isinstance(value, np.ndarray | np.generic | str | int | float | bool | type(None)):
+        return True
+    if isinstance(value, tuple | list) and not hasattr(value, "_fields"):
+        return all(_is_literal(v) for v in value)
+    return False
 
 
 def _plain(value: Any) -> Any:
@@ -103,11 +145,33 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def _numbers(text: str) -> str:
+    """repr of floats as Python source: nan and inf are numpy's names."""
+    return re.sub(r"\b(nan|inf)\b", r"np.\1", text)
+
+
+def _array_literal(a: np.ndarray) -> str:
+    """An array as source: a constant or evenly spaced one in its short form (the checks'
+    grids: np.linspace(-4, 4, 801)), any other in full."""
+    dtype = f"dtype=np.{a.dtype.name}"
+    flat = a.ravel()
+    if a.size > 1 and np.issubdtype(a.dtype, np.number):
+        if np.all(flat == flat[0]):
+            return _numbers(f"np.full({a.shape}, {flat[0].item()!r}, {dtype})")
+        if a.ndim == 1 and a.size > 8 and np.issubdtype(a.dtype, np.floating):
+            grid = np.linspace(flat[0], flat[-1], a.size, dtype=a.dtype)
+            if np.array_equal(grid, flat):
+                return f"np.linspace({flat[0].item()!r}, {flat[-1].item()!r}, {a.size}, {dtype})"
+    return _numbers(f"np.array({a.tolist()!r}, {dtype})")
+
+
 def _literal(value: Any) -> str:
     if isinstance(value, np.ndarray):
-        return f"np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
+        return _array_literal(value)
     if isinstance(value, np.generic):
-        return repr(value.item())
+        return _numbers(repr(value.item()))
+    if isinstance(value, float):
+        return _numbers(repr(value))
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return "(" + "".join(f"{_literal(v)}, " for v in value) + ")"
     if isinstance(value, list):
@@ -220,6 +284,7 @@ def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any,
             "a numpy array: convert at the adapter's boundary (np.asarray)",
             record,
         )
+    SETTINGS.outputs.append((record, out))
     return out, record
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nnconform.files import whole_file
+from nnconform.files import unwritable, whole_file
 
 __all__ = ["add_command"]
 
@@ -27,13 +27,18 @@ def _default_target() -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from nnconform.checks.plugin import CHECKS_DIR
+    from nnconform.checks.plugin import CHECKS_DIR, read_xfails
     from nnconform.checks.targets import TargetError, load_target, usable_device
 
     target = args.target or _default_target()
-    try:  # fail here, in one line, not in pytest
+    try:  # every usage error here, in one line, before any check runs
         usable_device(load_target(target, device=args.device))
-    except TargetError as error:
+        for option, path in (("--json", args.json), ("--junit-xml", args.junit_xml)):
+            if problem := unwritable(option, path):
+                raise ValueError(problem)
+        if args.xfails:
+            read_xfails(args.xfails)
+    except (TargetError, ValueError) as error:
         print(f"nnconform check: error: {error}", file=sys.stderr)
         return 2
     argv = [
@@ -42,7 +47,7 @@ def _check(args: argparse.Namespace) -> int:
         "--override-ini=addopts=",
         "-p",
         "no:cacheprovider",
-        "-q",
+        "-v" if args.verbose else "-q",
         "--assert=plain",  # the checks compare through their own helpers, not bare asserts
         f"--target={target}",
         f"--device={args.device}",
@@ -66,7 +71,8 @@ def _check(args: argparse.Namespace) -> int:
         argv += ["--allow-empty"]
     with whole_file(args.junit_xml) as junit:
         if junit:
-            argv += [f"--junit-xml={junit}"]
+            # xunit1 keeps each test case's properties: its nnconform status and variant
+            argv += [f"--junit-xml={junit}", "-o", "junit_family=xunit1"]
         status = pytest.main(argv)
         if junit and status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             Path(junit).unlink(missing_ok=True)  # a usage error leaves no results file
@@ -75,6 +81,25 @@ def _check(args: argparse.Namespace) -> int:
     if status == pytest.ExitCode.NO_TESTS_COLLECTED:
         print(f"nnconform check: error: no check matches -k {args.k!r}", file=sys.stderr)
     return 2
+
+
+def _workers(text: str) -> str:
+    """pytest-xdist's -n: a number of processes, or auto / logical (one per CPU)."""
+    if text in ("auto", "logical") or (text.isdigit() and int(text) >= 1):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"must be a number of processes (1, 2, …) or auto, got {text!r}"
+    )
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
@@ -91,7 +116,12 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     check.add_argument("--profile", default="ci", choices=("quick", "ci", "thorough"))
     check.add_argument("-k", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
-    check.add_argument("-n", metavar="WORKERS", help="spread the checks over processes")
+    check.add_argument(
+        "-n", metavar="WORKERS", type=_workers, help="spread the checks over processes (or auto)"
+    )
+    check.add_argument(
+        "-v", "--verbose", action="store_true", help="each check by name, and whole tracebacks"
+    )
     check.add_argument("--json", metavar="PATH", help="write the verdicts as JSON")
     check.add_argument("--junit-xml", metavar="PATH", help="write JUnit XML")
     check.add_argument("--xfails", metavar="FILE", help="expected failures, one per line")
@@ -101,7 +131,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--seed", type=int, help="Hypothesis seed (ci and quick default to 0)")
     check.add_argument(
         "--timeout",
-        type=float,
+        type=_positive,
         metavar="SECONDS",
         help="time limit per call of the target (default 10, thorough 60; a function's first "
         "call, where a JIT compiles, may take 5 times as long)",

@@ -171,33 +171,43 @@ class Session:
         self.seed = seed
         settings.load_profile(f"nnconform-{self.profile}")
         SETTINGS.strict = option.strict_variants
-        self.xfails = _read_xfails(option.xfails) if option.xfails else []
+        try:
+            self.xfails = read_xfails(option.xfails) if option.xfails else []
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
         self.xfail_used: set[int] = set()
         self.records: list[dict[str, Any]] = []
 
     def header(self) -> str:
         t = self.target
         return (
-            f"nnconform: target {t.name} {t.version} on {t.device} ({', '.join(t.dtypes)}), "
+            f"nnconform: target {t.name} (version {t.version}) on {t.device} "
+            f"({', '.join(t.dtypes)}), "
             f"profile {self.profile}, hypothesis seed {self.seed}, "
             f"time limit {self.timeout:g} s per call"
         )
 
 
-def _read_xfails(path: str) -> list[tuple[str, str]]:
+def read_xfails(path: str) -> list[tuple[str, str]]:
     """Entries 'pattern  # reason', one per line; the pattern is a glob over the check's node
-    id or 'algorithm::property'. A reason is required: an expected failure must say why."""
+    id or 'algorithm::property'. A reason is required: an expected failure must say why.
+    Raises ``ValueError`` with a one-line message for a file that cannot be used."""
     entries = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise pytest.UsageError(f"cannot read --xfails {path!r}: {error}") from None
+        raise ValueError(f"cannot read --xfails {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"cannot read --xfails {path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} "
+            f"at offset {error.start}); save it as UTF-8"
+        ) from None
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         pattern, _, reason = line.partition("#")
         if not reason.strip():
-            raise pytest.UsageError(
+            raise ValueError(
                 f"{path}:{number}: entry {pattern.strip()!r} has no reason; write "
                 f"'{pattern.strip()}  # why it is expected to fail'"
             )
@@ -264,7 +274,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
     item._nnconform_record = Record(_algorithm(item), _property(item), nodeid=item.nodeid)
     item._nnconform_start = time.perf_counter()
     open_record(item._nnconform_record)
-    SETTINGS.hung.clear()  # a function that timed out is given a fresh chance in each check
+    SETTINGS.new_check()
     try:
         yield
     finally:
@@ -297,10 +307,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         record.status = "fail" if record.message is not None or _conformance(error) else "error"
         if record.message is None:
             record.message = str(error) if error is not None else report.longreprtext
+        if record.status == "fail" and item.config.option.verbose <= 0:
+            report.longrepr = _brief(record)
     else:
         varied = record.variant is not None and record.variant != record.default_variant
         record.status = "variant" if varied else "pass"
     report.user_properties.append((_KEY, json.dumps(record.as_json())))
+    # JUnit XML (junit_family=xunit1) writes the teardown report's properties, which come
+    # from the item's: the verdict's status and variant, beside pytest's passed/skipped
+    item.user_properties.append(("nnconform_status", record.status))
+    if record.variant is not None:
+        item.user_properties.append(("nnconform_variant", record.variant))
 
 
 def _unsupported_by_parts(report: pytest.TestReport, call: pytest.CallInfo, record: Record):
@@ -322,6 +339,20 @@ def _unsupported_by_parts(report: pytest.TestReport, call: pytest.CallInfo, reco
     report.outcome = "skipped"
     path, line, _ = report.location
     report.longrepr = (path, line or 0, f"Skipped: unsupported: {reason}")
+
+
+MAX_FAILURE_LINES = 40
+
+
+def _brief(record: Record) -> str:
+    """A failed property as a user acts on it: what failed, the message (the closest variant,
+    the errors, the tolerance) and the snippet that reproduces it, in at most 40 lines. No
+    traceback of the suite's own frames, no dump of the target: -v and the JSON keep those."""
+    lines = [f"{record.algorithm}::{record.property}", *record.message.splitlines()]
+    if len(lines) > MAX_FAILURE_LINES:
+        cut = len(lines) - MAX_FAILURE_LINES + 1
+        lines = [*lines[: MAX_FAILURE_LINES - 1], f"… {cut} more lines: run with -v, or see --json"]
+    return "\n".join(lines)
 
 
 def _conformance(error: BaseException | None) -> bool:
@@ -367,39 +398,44 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def verdict_of(row: dict[str, Any]) -> str:
-    if row["error"]:
-        return "error"
-    if row["fail"] or row["xpass"]:
-        return "fail"
-    if row["pass"] or row["variant"] or row["xfail"]:
+    """The verdict of a catalogue id from its counts, the worst first: an expected failure
+    that passed (xpass) means the expected-failures file is out of date; an xfail is a known
+    failure, never a pass."""
+    for status in ("error", "fail", "xpass", "xfail"):
+        if row[status]:
+            return status
+    if row["pass"] or row["variant"]:
         default = row.get("default_variant")
-        if row["variants"] and default not in row["variants"]:
-            return "variant"
-        return "pass"
+        return "variant" if row["variants"] and default not in row["variants"] else "pass"
     return "unsupported"
+
+
+# The table's columns: each status once, so that its counts are the JSON's and JUnit's.
+COLUMNS = (("pass", "pass"), ("variant", "var"), ("fail", "fail"), ("unsupported", "unsup"),
+           ("xfail", "xfail"), ("xpass", "xpass"), ("error", "err"))  # fmt: skip
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     session = config._nnconform
-    if session is None or hasattr(config, "workerinput"):
+    if session is None or hasattr(config, "workerinput") or not _RECORDS:
         return
     write = terminalreporter.write_line
     terminalreporter.section("nnconform verdicts")
     write(session.header())
-    header = f"{'algorithm':<26}{'verdict':<12}{'pass':>5}{'fail':>5}{'unsup':>6}{'err':>5}"
-    write(header + "  variants matched")
+    counts = "".join(f"{title:>6}" for _, title in COLUMNS)
+    write(f"{'algorithm':<26}{'verdict':<12}{counts}  variants matched")
     for row in summarise(_RECORDS):
-        write(
-            f"{row['algorithm']:<26}{row['verdict']:<12}{row['pass'] + row['variant']:>5}"
-            f"{row['fail'] + row['xpass']:>5}{row['unsupported']:>6}{row['error']:>5}  "
-            + (", ".join(row["variants"]) or "-")
-        )
+        counts = "".join(f"{row[status]:>6}" for status, _ in COLUMNS)
+        variants = ", ".join(row["variants"]) or "-"
+        write(f"{row['algorithm']:<26}{row['verdict']:<12}{counts}  {variants}")
     for index, (pattern, reason) in enumerate(session.xfails):
         if index not in session.xfail_used:
-            terminalreporter.write_line(
-                f"warning: expected-failures entry {pattern!r} ({reason}) matched no check",
-                yellow=True,
-            )
+            write(f"warning: expected-failures entry {pattern!r} ({reason}) matched no check",
+                  yellow=True)  # fmt: skip
+    for r in _RECORDS:
+        if r["status"] == "xpass":
+            write(f"warning: {r['algorithm']}::{r['property']} was expected to fail and passed: "
+                  "remove its entry from the expected-failures file", yellow=True)  # fmt: skip
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -67,8 +67,15 @@ def _catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """A usage error is one line and exit status 2 (argparse would print the usage first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nnconform",
         description="Conformance and benchmark suite for neural-network training algorithms.",
     )

@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["finite_json", "whole_file", "write_json_atomically", "write_text_atomically"]
+__all__ = [
+    "finite_json",
+    "unwritable",
+    "whole_file",
+    "write_json_atomically",
+    "write_text_atomically",
+]
 
 
 def write_text_atomically(path: str | Path, text: str) -> None:
@@ -74,3 +80,32 @@ def whole_file(path: str | None) -> Iterator[str | None]:
             os.replace(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def unwritable(option: str, path: str | None) -> str | None:
+    """Why a results file cannot be written at ``path``, as a one-line usage error, or None.
+
+    Asked before a run, so that a long run does not end without its results: ``path`` must
+    not be a directory, and a file (or the first missing folder, which the writers create)
+    must be creatable where it goes. Tried, not inferred from permissions, which root
+    bypasses and read-only file systems ignore."""
+    if path is None:
+        return None
+    target = Path(path).absolute()
+    if target.is_dir():
+        return f"{option} {path} is a directory; give a file name inside it"
+    folder, missing = target.parent, None
+    while not folder.exists():
+        folder, missing = folder.parent, folder
+    if not folder.is_dir():
+        return f"{option} {path}: {folder} is not a directory"
+    try:
+        if missing is not None:
+            missing.mkdir()
+            missing.rmdir()
+        else:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+    except OSError as error:
+        return f"{option} {path}: cannot write into {folder} ({error.strerror or error})"
+    return None

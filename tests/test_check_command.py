@@ -245,3 +245,101 @@ def test_the_readme_adapter_example_passes_its_checks(tmp_path):
     assert document["target"]["name"] == "my-kernels"
     passed = {r["algorithm"] for r in document["records"] if r["status"] == "pass"}
     assert {"relu", "softmax"} <= passed
+
+
+def test_terminal_json_and_junit_agree_on_every_count(tmp_path):
+    """pass, variant, fail, unsupported, xfail and xpass, counted in the terminal table, the
+    JSON summary and the JUnit XML properties, are the same numbers."""
+    xfails = tmp_path / "xfails.txt"
+    xfails.write_text(
+        "softmax::softmax_is_finite_at_logits_of_1e4  # a known overflow\n"
+        "tanh::*  # an entry for checks that pass: xpass\n",
+        encoding="utf-8",
+    )
+    verdicts, junit = tmp_path / "v.json", tmp_path / "j.xml"
+    run = nnconform("check", "--target", "tests.zoo.broken:mixed", "--profile", "quick", "-k",
+                    "gelu or sigmoid or softmax or tanh", "--xfails", str(xfails),
+                    "--json", str(verdicts), "--junit-xml", str(junit))  # fmt: skip
+    assert run.returncode == 1, run.stdout[-3000:]
+    summary = {row["algorithm"]: row for row in json.loads(verdicts.read_text())["summary"]}
+    lines = run.stdout.split("variants matched\n")[1].splitlines()
+    table = [line for line in lines if line.split()[:1] and line.split()[0] in summary]
+    assert len(table) == len(summary)
+    columns = ("pass", "variant", "fail", "unsupported", "xfail", "xpass", "error")
+    for line in table:
+        algorithm, verdict, *counts = line.split()[:9]
+        assert verdict == summary[algorithm]["verdict"], line
+        assert [int(c) for c in counts] == [summary[algorithm][c] for c in columns], line
+    junit_counts: dict = {}
+    for case in ET.parse(junit).iter("testcase"):
+        status = next(p.get("value") for p in case.iter("property")
+                      if p.get("name") == "nnconform_status")  # fmt: skip
+        junit_counts[status] = junit_counts.get(status, 0) + 1
+    json_counts = {c: sum(row[c] for row in summary.values()) for c in columns}
+    assert junit_counts == {c: n for c, n in json_counts.items() if n}
+    verdicts_by_id = {a: row["verdict"] for a, row in summary.items()}
+    assert verdicts_by_id == {"gelu": "variant", "sigmoid": "fail", "softmax": "xfail",
+                              "log_softmax": "pass", "cross_entropy": "pass",
+                              "tanh": "xpass"}  # fmt: skip
+    assert "expected to fail and passed: remove its entry" in run.stdout
+
+
+def test_a_failing_property_prints_at_most_40_lines_with_its_repro(tmp_path):
+    run = nnconform("check", "--target", "tests.zoo.activations:sigmoid_backward_wrong",
+                    "--profile", "quick", "-k", "sigmoid")  # fmt: skip
+    assert run.returncode == 1
+    failures = run.stdout.split("= FAILURES =")[1].split("nnconform verdicts")[0]
+    blocks = [b for b in failures.split("\n_") if "::" in b]
+    assert blocks
+    for block in blocks:
+        assert len(block.strip().splitlines()) <= 41  # the header line, then 40
+        assert "Reproduce with:" in block
+    for noise in ("namespace=", "reproduce_failure", "Traceback", "site-packages", "def test_"):
+        assert noise not in failures, noise
+    verbose = nnconform("check", "--target", "tests.zoo.activations:sigmoid_backward_wrong",
+                        "--profile", "quick", "-k", "sigmoid", "-v")  # fmt: skip
+    assert "def test_" in verbose.stdout  # -v keeps the whole traceback
+
+
+def test_a_backward_repro_snippet_runs_as_printed(tmp_path):
+    """The snippet rebuilds the forward's opaque cache by repeating the forward."""
+    document = run_checks(
+        "tests.zoo.normalization:bn_backward_without_dvar_term", k="batch_norm_dx_matches"
+    )
+    (record,) = [r for r in document["records"] if r["status"] == "fail"]
+    snippet = record["message"].split("Reproduce with:\n\n")[1]
+    assert "batch_norm_out = target.get('batch_norm')(" in snippet
+    script = tmp_path / "repro.py"
+    script.write_text(snippet + "\nprint(type(out).__name__)\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=os.environ | {"PYTHONPATH": str(ROOT)}, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "BatchNormGrads"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-n", "abc"), "argument -n: must be a number of processes"),
+        (("--timeout", "-1"), "argument --timeout: must be a positive number of seconds"),
+        (("--json", "{tmp}"), "is a directory; give a file name inside it"),
+        (("--junit-xml", "/proc/no/such.xml"), "cannot write into /proc"),
+        (("--xfails", "{tmp}/latin1.txt"), "not UTF-8 text (byte 0xe9 at offset"),
+        (("--target", "broken_at_import"), "raised RuntimeError when imported (at "),
+        (("--target", "bad_syntax"), "has a syntax error at "),
+        (("--target", "no_such_module"), "no module 'no_such_module' in the current directory"),
+        (("-k", "no_check_is_called_this"), "no check matches -k 'no_check_is_called_this'"),
+    ],
+)
+def test_a_usage_error_is_one_line_exit_2_and_writes_nothing(args, message, tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("relu*  # café\n".encode("latin-1"))
+    (tmp_path / "broken_at_import.py").write_text("raise RuntimeError('no GPU here')\n")
+    (tmp_path / "bad_syntax.py").write_text("def relu(x:\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = tuple(a.format(tmp=tmp_path) for a in args)
+    run = nnconform("check", "--target", "reference", "--json", str(out / "v.json"),
+                    "--junit-xml", str(out / "j.xml"), *args, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 2, run.stdout[-2000:] + run.stderr
+    assert run.stderr.count("\n") == 1 and message in run.stderr, run.stderr
+    assert not list(out.iterdir())

@@ -23,6 +23,8 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import os
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -108,6 +110,16 @@ def _import(spec: str) -> Any:
         obj = importlib.import_module(module)
     except ImportError as error:
         raise TargetError(f"cannot import target module {module!r}: {error}") from None
+    except SyntaxError as error:
+        raise TargetError(
+            f"target module {module!r} has a syntax error at {error.filename}:{error.lineno}: "
+            f"{error.msg}"
+        ) from None
+    except Exception as error:  # the module's own code raised while it was imported
+        where = _last_frame_in(error)
+        raise TargetError(
+            f"target module {module!r} raised {type(error).__name__} when imported{where}: {error}"
+        ) from None
     for part in filter(None, attr.split(".")):
         try:
             obj = getattr(obj, part)
@@ -116,17 +128,29 @@ def _import(spec: str) -> Any:
     return obj
 
 
+def _last_frame_in(error: BaseException) -> str:
+    """' (at file:line)' of the deepest traceback frame, for a one-line message."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f" (at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno})" if tb is not None else ""
+
+
 def load_target(spec: str, *, device: str = "cpu") -> Target:
     """Load a built-in target by name or a user's own as ``module:attr``.
 
-    Raises ``TargetError`` with a one-line message when the target cannot be used.
+    A user's module is looked for in the current directory first, as ``python -m`` and
+    pytest do. Raises ``TargetError`` with a one-line message when the target cannot be used.
     """
     if spec in BUILTIN:
         return replace(_import(BUILTIN[spec])(device=device), spec=spec)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     if ":" not in spec and importlib.util.find_spec(spec.split(".")[0]) is None:
         known = ", ".join(BUILTIN)
         raise TargetError(
-            f"unknown target {spec!r}: use a built-in target ({known}), a module, or 'module:attr'"
+            f"unknown target {spec!r}: no module {spec.split('.')[0]!r} in the current directory "
+            f"or on the import path; use a built-in target ({known}), a module, or 'module:attr'"
         )
     obj = _import(spec)
     if isinstance(obj, types.FunctionType | type):  # a factory: build it for the device

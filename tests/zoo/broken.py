@@ -49,3 +49,10 @@ hides_dx = planted(  # a library that does not expose BatchNorm's intermediate g
         dx_hat=None
     ),
 )
+mixed = planted(  # one of each verdict, with an expected-failures file (test_check_command)
+    "a target with every verdict",
+    gelu=lambda x: ref.gelu(x, variant="erf"),
+    gelu_backward=lambda x, dy: ref.gelu_backward(x, dy, variant="erf"),
+    sigmoid_backward=lambda x, dy: dy * ref.sigmoid(x),
+    softmax=lambda z, *, axis=-1: np.exp(z) / np.exp(z).sum(axis=axis, keepdims=True),
+)
