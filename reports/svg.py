@@ -1,10 +1,12 @@
-"""Two small charts as inline SVG: lines with markers on log–log axes, and horizontal bars.
+"""Two small charts as inline SVG: markers (joined by lines) on log–log axes, and horizontal bars.
 
 No plotting library and no script: the report must open from a file with no network, and the
 charts are a few hundred elements each. Every chart is an ``<svg class="plot" role="img">``
-with an ``aria-label`` and a ``<title>``; series are ``<polyline class="line">``, bars
-``<rect class="bar">``. All text (titles, names, tick labels) goes through ``markup.element``
-and is escaped there.
+with an ``aria-label`` and a ``<title>``; a series is a ``<g class="series">`` of markers
+(``class="marker"``), joined by a ``<polyline class="line">`` only when it has at least
+``JOIN_AT_LEAST`` points: a line between two measured sizes would read as if the sizes between
+them had been measured too. Bars are ``<rect class="bar">``. All text (titles, names, tick
+labels) goes through ``markup.element`` and is escaped there.
 
 Log axes put their ticks at 1–2–5 × 10ᵏ (base 10) or at powers of two (base 2), as
 Cleveland recommends for data spanning orders of magnitude ("The Elements of Graphing Data",
@@ -31,6 +33,7 @@ LEFT, RIGHT, TOP, BOTTOM = 66, 164, 30, 46  # margins; the legend lives in the r
 ROW = 24  # one bar of a bar chart
 # Longer names are cut (whole in a tooltip): the legend and the bar labels have fixed room.
 LEGEND_CHARS, BAR_LABEL_CHARS = 19, 25
+JOIN_AT_LEAST = 3  # points of a series before a line joins them; fewer: markers only
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Bar:
     value: float
     text: str  # written at the end of the bar
     colour: str = PALETTE[0]
+    hollow: bool = False  # an open bar: a noisy measurement, as an open marker is
+    note: str = ""  # why the bar reads as it does (in its tooltip), e.g. above 100 % of a roof
 
 
 def _cut(text: str, limit: int) -> str:
@@ -150,8 +155,15 @@ def _frame(title: str, description: str, width: float, height: float, *body: obj
     )
 
 
-def _marker(shape: str, x: float, y: float, colour: str, hollow: bool) -> Markup:
-    style = {"fill": "#fff" if hollow else colour, "stroke": colour, "stroke_width": "1.5"}
+def _marker(
+    shape: str, x: float, y: float, colour: str, hollow: bool, css: str | None = "marker"
+) -> Markup:
+    style = {
+        "fill": "#fff" if hollow else colour,
+        "stroke": colour,
+        "stroke_width": "1.5",
+        "class_": css,
+    }
     r = 3.6
     d = 1.3 * r  # diamonds and triangles look smaller than a circle of the same radius
     if shape == "square":
@@ -174,8 +186,9 @@ def line_chart(
     references: Sequence[Reference] = (),
     height: float = 300,
 ) -> Markup:
-    """One polyline with markers per series on log–log axes, a legend on the right, and
-    dashed horizontal reference lines (e.g. the STREAM bandwidth)."""
+    """Markers per series on log–log axes, joined by a polyline when the series has at least
+    ``JOIN_AT_LEAST`` points; a legend on the right, and dashed horizontal reference lines (e.g.
+    the STREAM bandwidth)."""
     drawn = [s for s in series if s.points]
     if not drawn:
         raise ValueError(f"line_chart {title!r}: no series has a point to draw")
@@ -222,13 +235,14 @@ def line_chart(
         hollow = list(s.hollow) or [False] * len(s.points)
         order = sorted(range(len(s.points)), key=lambda i: s.points[i])  # by x
         coordinates = " ".join(f"{_f(sx(s.points[i][0]))},{_f(sy(s.points[i][1]))}" for i in order)
+        joined = len({px for px, _ in s.points}) >= JOIN_AT_LEAST
         lines.append(
             element(
                 "g",
                 element("title", s.name),
-                element(
-                    "polyline", points=coordinates, stroke=s.colour, fill="none", class_="line"
-                ),
+                element("polyline", points=coordinates, stroke=s.colour, fill="none", class_="line")
+                if joined
+                else None,
                 *(
                     _marker(s.marker, sx(px), sy(py), s.colour, hollow[i])
                     for i, (px, py) in enumerate(s.points)
@@ -240,18 +254,19 @@ def line_chart(
     legend = []
     for i, s in enumerate(drawn):
         lx, ly = right + 14, top + 8 + 18 * i
+        joined = len({px for px, _ in s.points}) >= JOIN_AT_LEAST
         legend.append(
             element(
                 "g",
                 element("title", s.name),
-                _line(lx, ly, lx + 22, ly, stroke=s.colour),
-                _marker(s.marker, lx + 11, ly, s.colour, False),
+                _line(lx, ly, lx + 22, ly, stroke=s.colour) if joined else None,
+                _marker(s.marker, lx + 11, ly, s.colour, False, css=None),
                 _text(_cut(s.name, LEGEND_CHARS), lx + 28, ly + 4),
                 class_="legend",
             )
         )
     description = f"{y.label} against {x.label}, log–log; " + "; ".join(
-        f"{s.name}: {len(s.points)} points" for s in drawn
+        f"{s.name}: {len(s.points)} point{'s' * (len(s.points) != 1)}" for s in drawn
     )
     return _frame(title, description, WIDTH, height, *axes, *references_drawn, *lines, *legend)
 
@@ -282,13 +297,16 @@ def bar_chart(
 ) -> Markup:
     """One horizontal bar per entry on a linear axis from 0 to at least ``x_max`` (bars are
     lengths: on a log axis their ratios would mean nothing), labels on the left, and dashed
-    vertical reference lines."""
+    vertical reference lines. A hollow bar is drawn open (outline only); a bar's note joins
+    its tooltip."""
     if not bars:
         raise ValueError(f"bar_chart {title!r}: no bars")
     if min(b.value for b in bars) < 0:
         raise ValueError(f"bar_chart {title!r}: bars need values >= 0")
-    # The plot area; the left margin holds the labels, the right one the longest bar's value.
-    left, right, top = 184, WIDTH - 110, TOP + 14
+    # The plot area; the left margin holds the labels, the right one the longest bar's value
+    # (about 6 user units a character at 11 px).
+    room = min(max(110, 6 * max(len(b.text) for b in bars) + 12), 220)
+    left, right, top = 184, WIDTH - room, TOP + 14
     bottom = top + ROW * len(bars)
     height = bottom + BOTTOM
     largest = max([b.value for b in bars] + [r.value for r in references] + [x_max or 0.0])
@@ -320,14 +338,22 @@ def bar_chart(
     for i, b in enumerate(bars):
         y = top + ROW * i
         length = max(sx(b.value) - left, 1.0)  # a sliver, so that a tiny value still shows
+        tooltip = f"{b.label}: {b.text}" + (f". {b.note}" if b.note else "")
+        fill = (
+            {"fill": "#fff", "stroke": b.colour, "stroke_width": "1.5"}
+            if b.hollow
+            else {"fill": b.colour}
+        )
         parts.append(
             element(
                 "g",
-                element("title", f"{b.label}: {b.text}"),
+                element("title", tooltip),
                 _text(_cut(b.label, BAR_LABEL_CHARS), left - 8, y + ROW / 2 + 4, class_="bar-label",
                       text_anchor="end"),
-                _rect(left, y + 4, length, ROW - 8, fill=b.colour, class_="bar"),
+                _rect(left, y + 4, length, ROW - 8, class_="bar hollow" if b.hollow else "bar",
+                      **fill),
                 _text(b.text, left + length + 5, y + ROW / 2 + 4, class_="bar-value"),
+                class_="bar-entry",
             )
         )  # fmt: skip
     description = "; ".join(f"{b.label}: {b.text}" for b in bars)

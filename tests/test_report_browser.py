@@ -1,6 +1,9 @@
 """The report in a real browser: headless Chromium, driven by selenium, opens the page from a
 file:// URL with no network, and every section is displayed, every chart has a size and its
-lines or bars, the console is free of errors, and a script planted in a target name did not run.
+lines, markers or bars, the console is free of errors, and a script planted in a target name did
+not run. The same for the page that compares frameworks: three check documents (torch, jax and a
+user's target, with pass, variant, fail and unsupported cells) and bench documents from two
+machines, whose failure links lead to their failures on the page.
 
 Needs Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`); the
 test skips without them, unless NNCONFORM_REQUIRE_BROWSER=1 (set in CI), where it fails.
@@ -17,15 +20,18 @@ import pytest
 from nnconform.reports.html import SECTIONS, build_report
 from tests.test_report import (
     ADAM_CPU,
+    SECOND_MACHINE,
     XSS,
     bench_document,
     check_document,
+    framework_documents,
     micro_document,
 )
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 TITLE = "nnconform report: browser test"
+MATRIX_TITLE = "nnconform report: frameworks compared"
 
 
 def _browser_or_skip() -> None:
@@ -85,9 +91,30 @@ def driver(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(driver, report):
-    driver.get(report.as_uri())
+def matrix_report(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("matrix") / "matrix.html"
+    checks, bench = framework_documents()
+    path.write_text(build_report(checks=checks, bench=bench, title=MATRIX_TITLE), encoding="utf-8")
+    return path
+
+
+def _open(driver, path: Path):
+    """The page at ``path``, loaded afresh when another page is showing; the console's
+    entries of earlier pages are read and dropped first."""
+    if driver.current_url != path.as_uri():
+        driver.get_log("browser")
+        driver.get(path.as_uri())
     return driver
+
+
+@pytest.fixture
+def page(driver, report):
+    return _open(driver, report)
+
+
+@pytest.fixture
+def matrix(driver, matrix_report):
+    return _open(driver, matrix_report)
 
 
 def test_the_page_has_its_title(page):
@@ -103,22 +130,28 @@ def test_every_section_is_displayed(page):
         assert element.size["height"] > 50, key
 
 
-def test_every_plot_has_a_size_and_its_lines_or_bars(page):
+def _every_plot_is_drawn(page, count: int) -> None:
+    """Each chart is displayed with a size, and its lines, markers or bars are drawn."""
     from selenium.webdriver.common.by import By
 
     plots = page.find_elements(By.CSS_SELECTOR, "svg.plot")
-    assert len(plots) == 11
+    assert len(plots) == count
     for plot in plots:
         assert plot.is_displayed()
         assert plot.size["width"] > 300 and plot.size["height"] > 100, plot.size
-        lines = plot.find_elements(By.CSS_SELECTOR, "polyline.line")
-        bars = plot.find_elements(By.CSS_SELECTOR, "rect.bar")
-        assert lines or bars, plot.get_attribute("aria-label")
-        for shape in lines + bars:  # drawn, not collapsed to nothing
+        shapes = plot.find_elements(By.CSS_SELECTOR, "polyline.line, .marker, rect.bar")
+        assert shapes, plot.get_attribute("aria-label")
+        for shape in shapes:  # drawn, not collapsed to nothing
             box = page.execute_script(
                 "const b = arguments[0].getBBox(); return [b.width, b.height];", shape
             )
             assert max(box) > 0, plot.get_attribute("aria-label")
+
+
+def test_every_plot_has_a_size_and_its_lines_or_bars(page):
+    from selenium.webdriver.common.by import By
+
+    _every_plot_is_drawn(page, 11)
     adam = page.find_element(By.CSS_SELECTOR, "#throughput svg.plot")
     assert len(adam.find_elements(By.CSS_SELECTOR, "polyline.line")) == len(ADAM_CPU)
 
@@ -162,3 +195,89 @@ def test_a_screenshot_of_the_page(page, tmp_path):
     if os.environ.get("NNCONFORM_SCREENSHOT"):
         shutil.copy(path, os.environ["NNCONFORM_SCREENSHOT"])
     page.set_window_size(1280, 1000)
+
+
+# ---------------------------------------------------------------------------------------------
+# The page that compares frameworks
+
+
+def test_the_matrix_page_has_its_title_and_every_section(matrix):
+    from selenium.webdriver.common.by import By
+
+    assert matrix.title == MATRIX_TITLE
+    for key in SECTIONS:
+        element = matrix.find_element(By.ID, key)
+        assert element.is_displayed() and element.size["height"] > 50, key
+
+
+def test_every_plot_of_the_matrix_page_is_drawn(matrix):
+    # 2 × 5 throughput, 2 × 3 bandwidth, 2 × 2 batch size, 1 coverage, 1 micro
+    _every_plot_is_drawn(matrix, 22)
+
+
+def test_the_matrix_has_a_column_per_document_and_a_machine_table_per_machine(matrix):
+    from selenium.webdriver.common.by import By
+
+    heads = matrix.find_elements(By.CSS_SELECTOR, "#conformance table.matrix th.target")
+    assert [h.text.splitlines()[0] for h in heads] == [
+        "torch 2.13.0+cpu",
+        "jax 0.4.38",
+        "my_kernels version unknown",
+    ]
+    tables = matrix.find_elements(By.CSS_SELECTOR, "#machine table.machine")
+    assert len(tables) == 2 and all(t.is_displayed() for t in tables)
+    for link in matrix.find_elements(By.CSS_SELECTOR, "#conformance th.target a"):
+        anchor = link.get_attribute("href").rsplit("#", 1)[1]
+        heading = matrix.find_element(By.ID, anchor)
+        assert heading.tag_name == "h3" and heading.is_displayed()
+    assert SECOND_MACHINE in heads[1].text
+    cells = [td.text for td in matrix.find_elements(By.CSS_SELECTOR, "#conformance td.verdict")]
+    for verdict in ("pass", "erf", "fail", "unsupported", "not checked"):
+        assert verdict in cells, verdict
+
+
+def test_every_failure_link_leads_to_its_failure_on_the_page(matrix):
+    from selenium.webdriver.common.by import By
+
+    links = matrix.find_elements(By.CSS_SELECTOR, "#conformance td.verdict a")
+    assert len(links) == 4
+    for link in links:
+        anchor = link.get_attribute("href").rsplit("#", 1)[1]
+        found = matrix.execute_script(
+            "const e = document.getElementById(arguments[0]);"
+            "return e && [e.tagName, e.className, e.querySelector('summary').textContent];",
+            anchor,
+        )
+        assert found is not None, anchor
+        tag, css, summary = found
+        assert tag == "DETAILS" and "failure" in css
+        row = link.find_element(By.XPATH, "./ancestor::tr/th").text
+        assert summary.startswith(f"{row} :: "), (row, summary)
+    links[0].click()  # the browser follows it to the failure, within the window
+    anchor = links[0].get_attribute("href").rsplit("#", 1)[1]
+    assert matrix.execute_script("return location.hash") == f"#{anchor}"
+    top = matrix.execute_script(
+        "return document.getElementById(arguments[0]).getBoundingClientRect().top", anchor
+    )
+    assert 0 <= top < matrix.execute_script("return window.innerHeight")
+
+
+def test_the_matrix_page_console_has_no_errors(driver, matrix_report):
+    driver.get_log("browser")
+    driver.get(matrix_report.as_uri())
+    severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert severe == []
+
+
+def test_a_screenshot_of_the_matrix_page(matrix, tmp_path):
+    """Kept for a person to look at (NNCONFORM_SCREENSHOT=path copies it beside that path,
+    with -matrix added to its name)."""
+    height = matrix.execute_script("return document.body.scrollHeight")
+    matrix.set_window_size(1280, min(height + 100, 16000))
+    path = tmp_path / "matrix.png"
+    assert matrix.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000
+    if os.environ.get("NNCONFORM_SCREENSHOT"):
+        target = Path(os.environ["NNCONFORM_SCREENSHOT"])
+        shutil.copy(path, target.with_name(f"{target.stem}-matrix{target.suffix}"))
+    matrix.set_window_size(1280, 1000)
