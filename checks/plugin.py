@@ -456,8 +456,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return  # interrupted, or nothing ran: no verdicts rather than partial ones
+    from nnconform.checks.perf.machine import machine_info  # only when a document is written
+
     document = {
         "target": state.target.as_json(),
+        # the machine, so that documents from a CI matrix (a CPU job, a GPU job) merge into
+        # one report, each column labelled with where it ran
+        "machine": machine_info(state.target.device),
         "profile": state.profile,
         "hypothesis_seed": state.seed,
         "strict": config.option.strict_variants,
