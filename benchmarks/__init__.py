@@ -1,13 +1,19 @@
-"""asv benchmarks of the kernels in ``nnconform.checks.perf.kernels``, across commits.
+"""asv benchmarks of the kernels in ``nnconform.checks.perf``, across commits.
 
 One module per family (``bench_optimizers.py``, ``bench_normalization.py``, ...) and one class
 per kernel, parametrised over ``[targets, devices, sizes]`` as numpy's and scipy's benchmarks
-are; ``bench_memory.py`` records the machine's STREAM bandwidth beside them. ``common.py``
-holds what every class shares. Run them with asv from the repository root (asv.conf.json):
+are (``time_<kernel>`` over the kernel's whole default sweep; ``peakmem_`` and ``track_`` at its
+largest size); ``bench_memory.py`` records the machine's STREAM bandwidth beside them.
+``common.py`` holds what every class shares, and says where a run's time goes. Targets are the
+built-in implementations that run here (the reference, torch's paths, JAX's) and yours. Each
+kernel's ``size`` is its own: elements of a flat vector, or a batch N (the class says which).
+Run them with asv from the repository root (asv.conf.json):
 
     asv run --python=same --quick            # this environment, each benchmark once; add
                                              # --set-commit-hash $(git rev-parse HEAD) to save
-    asv continuous HEAD~1 HEAD -b AdamStep   # two commits, each in its own virtualenv
+    asv continuous --interleave-rounds --factor 1.05 main HEAD -b time_adam
+                                             # two commits, each in its own virtualenv, their
+                                             # rounds alternating
 
 Only ``time_`` results carry samples, from which asv judges whether a change is significant;
 ``track_`` figures (s/GB, s/GFLOP, s/epoch) and ``peakmem_`` are single numbers that asv compares
@@ -20,4 +26,6 @@ process (so set them for the whole asv command):
                               (``my_kernels,my_package.adapter:make_target``)
     NNCONFORM_BENCH_LARGE=1   adds the larger sizes of ``kernels.default_sizes``
                               (``nnconform.checks.perf``)
+    NNCONFORM_BENCH_DEVICES   the devices of the grid, comma-separated (default: cpu, and cuda
+                              where a GPU driver is present)
 """

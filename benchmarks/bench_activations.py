@@ -1,10 +1,11 @@
 """Activations: forward passes, elementwise (GELU) and along rows (softmax)."""
 
-from .common import KernelBenchmark, parameters
+from .common import KernelBenchmark, figure_parameters, parameters
 
 
 class GELU(KernelBenchmark):
-    """GELU in the erf form PyTorch computes by default (Hendrycks & Gimpel 2016)."""
+    """GELU in the erf form PyTorch computes by default (Hendrycks & Gimpel 2016); ``size`` is
+    the elements of x."""
 
     kernel = "gelu"
     params = parameters(kernel)
@@ -15,14 +16,17 @@ class GELU(KernelBenchmark):
     def peakmem_gelu(self, target, device, size):
         self.call()
 
+    peakmem_gelu.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)
 
 
 class Softmax(KernelBenchmark):
-    """Softmax of z (N, 1024) along its last axis, shifted by the row maximum."""
+    """Softmax of z (N, 1024) along its last axis, shifted by the row maximum; ``size`` is N."""
 
     kernel = "softmax"
     params = parameters(kernel)
@@ -33,7 +37,10 @@ class Softmax(KernelBenchmark):
     def peakmem_softmax(self, target, device, size):
         self.call()
 
+    peakmem_softmax.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)

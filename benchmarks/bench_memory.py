@@ -1,4 +1,5 @@
-"""The machine's memory bandwidth, STREAM copy and triad (McCalpin 1995), beside the kernels.
+"""The machine's memory bandwidth, STREAM copy, triad and update (McCalpin 1995; update is the
+in-place a ← a + s·b, the roof of the in-place optimiser steps), beside the kernels.
 
 Recorded with each commit's results so that a change in a memory-bound kernel's s/GB can be
 told apart from a change in the machine (a new kernel, another memory configuration, a busy
@@ -7,6 +8,8 @@ inverse of GB/s, because asv reads every benchmark as lower-is-better.
 """
 
 from typing import ClassVar
+
+from .common import DEVICES
 
 try:
     from nnconform.checks.perf.stream import stream
@@ -22,7 +25,7 @@ class Stream:
     """Best of 5 passes over 2**25-element float32 arrays (128 MiB each, far beyond any cache):
     with torch, on the device and on all of torch's threads; without it, numpy on cpu."""
 
-    params: ClassVar[list[list[str]]] = [["cpu", "cuda"]]
+    params: ClassVar[list[list[str]]] = [DEVICES]
     param_names: ClassVar[list[str]] = ["device"]
     timeout = 120.0
 
@@ -46,3 +49,8 @@ class Stream:
         return 1.0 / stream(device)["triad_gbs"]
 
     track_triad_seconds_per_gb.unit = "s/GB"
+
+    def track_update_seconds_per_gb(self, device):
+        return 1.0 / stream(device)["update_gbs"]
+
+    track_update_seconds_per_gb.unit = "s/GB"

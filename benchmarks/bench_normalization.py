@@ -5,11 +5,11 @@ Memory-bound: read x, write y; read dy and x, write dx (20 B per element in floa
 (N, 64, 16, 16), whose statistics reduce over N, H and W.
 """
 
-from .common import KernelBenchmark, parameters
+from .common import KernelBenchmark, figure_parameters, parameters
 
 
 class BatchNorm2d(KernelBenchmark):
-    """x (N, 256): statistics over N."""
+    """x (N, 256): statistics over N; ``size`` is N, the rows."""
 
     kernel = "batch_norm_2d"
     params = parameters(kernel)
@@ -20,14 +20,17 @@ class BatchNorm2d(KernelBenchmark):
     def peakmem_batch_norm_2d(self, target, device, size):
         self.call()
 
+    peakmem_batch_norm_2d.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)
 
 
 class BatchNorm4d(KernelBenchmark):
-    """x (N, 64, 16, 16): statistics over N, H and W."""
+    """x (N, 64, 16, 16): statistics over N, H and W; ``size`` is N, the images."""
 
     kernel = "batch_norm_4d"
     params = parameters(kernel)
@@ -38,7 +41,10 @@ class BatchNorm4d(KernelBenchmark):
     def peakmem_batch_norm_4d(self, target, device, size):
         self.call()
 
+    peakmem_batch_norm_4d.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)

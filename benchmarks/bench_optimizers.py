@@ -4,10 +4,10 @@ Memory-bound: a step reads and writes a few vectors and does a handful of flops 
 ``track_seconds_per_gb`` (the inverse of the achieved bandwidth over the minimal bytes moved)
 is the figure to hold against STREAM triad (``bench_memory``). torch's three code paths are
 benchmarked apart: torch-forloop (``foreach=False``), torch-foreach (``foreach=True``) and
-torch-fused (``fused=True``), where this torch has them.
+torch-fused (``fused=True``), where this torch has them, and JAX's optax step, jit-compiled.
 """
 
-from .common import KernelBenchmark, parameters
+from .common import KernelBenchmark, figure_parameters, parameters
 
 
 class AdamStep(KernelBenchmark):
@@ -22,10 +22,13 @@ class AdamStep(KernelBenchmark):
     def peakmem_adam(self, target, device, size):
         self.call()
 
+    peakmem_adam.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)
 
 
 class SGDMomentumStep(KernelBenchmark):
@@ -40,10 +43,13 @@ class SGDMomentumStep(KernelBenchmark):
     def peakmem_sgd_momentum(self, target, device, size):
         self.call()
 
+    peakmem_sgd_momentum.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)
 
 
 class RMSPropStep(KernelBenchmark):
@@ -58,10 +64,13 @@ class RMSPropStep(KernelBenchmark):
     def peakmem_rmsprop(self, target, device, size):
         self.call()
 
+    peakmem_rmsprop.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)
 
 
 class AdaGradStep(KernelBenchmark):
@@ -76,7 +85,10 @@ class AdaGradStep(KernelBenchmark):
     def peakmem_adagrad(self, target, device, size):
         self.call()
 
+    peakmem_adagrad.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)

@@ -1,6 +1,6 @@
 """Regularisation: dropout in training, a new mask drawn in every call."""
 
-from .common import KernelBenchmark, parameters
+from .common import KernelBenchmark, figure_parameters, parameters
 
 
 class Dropout(KernelBenchmark):
@@ -16,7 +16,10 @@ class Dropout(KernelBenchmark):
     def peakmem_dropout(self, target, device, size):
         self.call()
 
+    peakmem_dropout.params = figure_parameters(kernel)
+
     def track_seconds_per_gb(self, target, device, size):
         return self.seconds_per_gb()
 
     track_seconds_per_gb.unit = "s/GB"
+    track_seconds_per_gb.params = figure_parameters(kernel)

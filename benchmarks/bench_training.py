@@ -1,11 +1,12 @@
 """Training: one SGD step of an MLP 784-256-10 (ReLU) with cross-entropy, on MNIST-shaped data.
 
-``size`` is the batch size. Small batches measure per-call overhead (dispatch, allocation),
-large ones the matrix products; ``track_seconds_per_epoch`` turns the step's time into what a
-user waits for, a pass over 60000 examples (ceil(60000 / batch) steps).
+``size`` is the batch size B (x is (B, 784)). Small batches measure per-call overhead
+(dispatch, allocation), large ones the matrix products; ``track_seconds_per_epoch`` turns the
+step's time into what a user waits for, a pass over 60000 examples (ceil(60000 / B) steps), over
+the whole sweep of batches.
 """
 
-from .common import KernelBenchmark, parameters
+from .common import KernelBenchmark, figure_parameters, parameters
 
 
 class MLPStep(KernelBenchmark):
@@ -20,12 +21,16 @@ class MLPStep(KernelBenchmark):
     def peakmem_mlp_step(self, target, device, size):
         self.call()
 
+    peakmem_mlp_step.params = figure_parameters(kernel)
+
     def track_seconds_per_gflop(self, target, device, size):
         return self.seconds_per_gflop()
 
     track_seconds_per_gflop.unit = "s/GFLOP"
+    track_seconds_per_gflop.params = figure_parameters(kernel)
 
     def track_seconds_per_epoch(self, target, device, size):
         return self.seconds_per_epoch()
 
     track_seconds_per_epoch.unit = "s/epoch"
+    # per epoch over the sweep of batches, as time_: how it falls as the batch grows is the point

@@ -1,18 +1,53 @@
 """What every kernel benchmark shares: its parameters, its set-up and its derived figures.
 
-The kernels themselves, their data and their sizes come from ``nnconform.checks.perf.kernels``
-(the same ones ``nnconform bench`` times), so asv and ``nnconform bench`` measure the same
-calls. asv runs these benchmarks in an environment with the benchmarked commit installed:
-``nnconform`` is that commit's, while this directory is the working tree's.
+The kernels themselves, their data and their sizes come from ``nnconform.checks.perf`` (the same
+ones ``nnconform bench`` times), so asv and ``nnconform bench`` measure the same calls. asv runs
+these benchmarks in an environment with the benchmarked commit installed: ``nnconform`` is that
+commit's, while this directory is the working tree's.
 
 Nothing here has a name asv collects (``time_``, ``peakmem_``, ``track_``, ``mem_``), so asv
 finds no benchmark in this module or in a class that merely inherits from ``KernelBenchmark``.
+
+Where the time of a run goes, and what keeps it short (``asv run --quick`` runs every
+benchmark once, each parameter combination in a process of its own):
+
+- processes: one per benchmark and parameter combination; asv.conf.json's "forkserver" forks
+  them from one server that has imported the suite, torch and nnconform once, instead of a
+  fresh interpreter importing torch each time (4 to 7 s on 2 busy cores); under asv this
+  module also imports jax, optax and flax.linen (5 s per JAX process otherwise) and the
+  reference target (0.6 s per process) in the server (``_under_asv``);
+- JAX's compilations: ``jit`` compiles in setup, once per process; JAX's persistent cache
+  (``JAX_CACHE``) lets every later process of the same kernel and size (the figures, the
+  rounds, the other commit of ``asv continuous``) load the compiled code instead;
+- the inputs: drawn once per kernel, size and seed, kept on disk (NNCONFORM_BENCH_INPUTS,
+  ``INPUTS``: about 1.5 GB for the default sweeps) and read back by every later process;
+- the grid: ``time_<kernel>`` runs over target × device × the kernel's default sweep but its
+  largest size, the figures that need one size only at that largest one: ``peakmem_<kernel>``
+  and ``track_*`` (beyond the caches: at small sizes peak memory is the interpreter's and GB/s
+  the caches'), through asv's per-method ``params`` (``figure_parameters``). The largest size's
+  inputs take 0.3 to 1.3 s to draw in every process that prepares it; its time is in the
+  figures (s/GB is the time over a constant). torch's default optimiser path is not listed,
+  being on cpu the for-loop path and on cuda the foreach one, both listed by name;
+- the reference: the float64 oracle takes 0.3 to 1.3 s a call at the sweep's largest sizes;
+  it is timed up to the sweep's middle size (2**20 elements, or the batch that holds as many:
+  ``reference_limit``), where a commit's change to it shows as well, and skips above;
+- cuda rows: listed only where a GPU driver is present (``DEVICES``), not listed to be skipped
+  as n/a on every machine without one;
+- the track_ figures time 3 calls after the calibration's (``TRACK_WARMUP``,
+  ``TRACK_REPEATS``), not 3 + 15 + the calibration as ``nnconform bench`` does: asv already
+  repeats them over rounds.
+
+The torch and JAX rows change only when the pinned library or the machine does: across this
+repository's commits they are controls, as STREAM is (``bench_memory``): if they moved with
+the reference, the machine did. The reference and user targets are what a commit changes.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
+import tempfile
 from typing import ClassVar
 
 # Imported safely, as scipy's benchmarks import optional libraries: a commit from before the
@@ -27,20 +62,67 @@ except ImportError:  # pragma: no cover - an older commit
     except ImportError as error:
         harness = kernels = None
         _MISSING = f"nnconform.checks.perf is not importable in this environment: {error}"
+try:  # the registry of providers; older commits kept prepare and implementations in kernels
+    from nnconform.checks.perf import registry
+except ImportError:  # pragma: no cover - an older commit
+    registry = kernels
 
-__all__ = ["DEVICES", "KernelBenchmark", "parameters", "targets"]
+JAX_CACHE = os.path.join(tempfile.gettempdir(), "nnconform-asv-jax-cache")
+INPUTS = os.path.join(tempfile.gettempdir(), "nnconform-asv-inputs")
+# The caches below are asv's only: set when asv's runner (asv_runner) imports the suite, not
+# when the project's tests or a user's script import it.
+UNDER_ASV = "asv_runner" in sys.modules
 
-# cuda is always listed and skipped in setup where there is none: listing it only where
-# torch.cuda.is_available() would make the parameter grid differ between machines, and asking
-# at import time would initialise CUDA in asv's forkserver before it forks the benchmark
-# processes (a forked child cannot use a CUDA context its parent created).
-DEVICES = ["cpu", "cuda"]
 
-# The derived figures (s/GB, s/GFLOP, s/epoch) come from the harness of `nnconform bench` with
-# fewer repeats than its default 15: asv already repeats each track_ benchmark once per round,
-# and at the reference's largest sizes a call takes about a second.
-TRACK_WARMUP = 1
-TRACK_REPEATS = 5
+def _under_asv() -> None:
+    """Import JAX's libraries and the reference target here, in asv's forkserver, so that its
+    children need not: an import starts no JAX backend or thread (the first computation does,
+    in a child), so the fork stays safe. Point JAX's persistent compilation cache at
+    JAX_CACHE, for every compilation however short. Keep the kernels' inputs in INPUTS (an
+    environment variable that the forked processes inherit; set it empty to turn this off)."""
+    os.environ.setdefault("NNCONFORM_BENCH_INPUTS", INPUTS)
+    try:  # the reference target's modules (0.6 s to import and build in every process)
+        from nnconform.checks.targets import load_target
+
+        load_target("reference")
+    except Exception:  # an older commit, or a broken one: its setup says why
+        pass
+    try:
+        import flax.linen  # noqa: F401
+        import jax
+        import optax  # noqa: F401
+    except ImportError:
+        return
+    jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+if UNDER_ASV:
+    _under_asv()
+
+__all__ = ["DEVICES", "KernelBenchmark", "figure_parameters", "parameters", "targets"]
+
+
+def devices() -> list[str]:
+    """cpu, and cuda where a GPU driver is present (/proc/driver/nvidia/version, or
+    NNCONFORM_BENCH_DEVICES=cpu,cuda). Asked without torch or CUDA: initialising CUDA in asv's
+    forkserver, before it forks the benchmark processes, would leave every child unable to use
+    it. A machine whose grid lists cuda keeps it listed, so that its results stay comparable
+    across its own commits; a row that cannot run skips in setup."""
+    chosen = os.environ.get("NNCONFORM_BENCH_DEVICES", "")
+    if chosen.strip():
+        return [d.strip() for d in chosen.split(",") if d.strip()]
+    return ["cpu", "cuda"] if os.path.exists("/proc/driver/nvidia/version") else ["cpu"]
+
+
+DEVICES = devices()
+
+# The track_ figures (s/GB, s/GFLOP, s/epoch) come from the harness of `nnconform bench` with
+# fewer calls than its defaults: asv repeats each track_ benchmark once per round already, and
+# setup has made the one untimed call a warm-up needs.
+TRACK_WARMUP = 0
+TRACK_REPEATS = 3
 
 
 def extra_targets() -> list[str]:
@@ -52,15 +134,23 @@ def extra_targets() -> list[str]:
 def targets(kernel: str) -> list[str]:
     """The built-in implementations that can run ``kernel`` here, then the user's targets.
 
-    Only the CPU list is asked for (see DEVICES on why nothing here may touch CUDA); a built-in
-    that exists only on CUDA is not benchmarked. Without nnconform.checks.perf the list is the
-    reference alone, which then skips in setup.
+    Only the CPU list is asked for (see ``devices`` on why nothing here may touch CUDA); a
+    built-in that exists only on CUDA is not benchmarked. Without nnconform.checks.perf the list
+    is the reference alone, which then skips in setup.
     """
     try:
-        builtin = list(kernels.implementations(kernel, "cpu")) if kernels else ["reference"]
-    except (KeyError, ValueError):  # a commit whose nnconform.checks.perf predates this kernel
+        builtin = list(registry.implementations(kernel, "cpu")) if kernels else ["reference"]
+    except (KeyError, ValueError, AttributeError):  # a commit that predates this kernel
         builtin = ["reference"]
+    if "torch-forloop" in builtin:  # torch's default optimiser path is one of the named ones
+        builtin.remove("torch")
     return builtin + [spec for spec in extra_targets() if spec not in builtin]
+
+
+def reference_limit(kernel: str) -> int:
+    """The largest size the reference is timed at: the default sweep's middle one."""
+    sweep = kernels.KERNELS[kernel].sizes
+    return sweep[len(sweep) // 2]
 
 
 def sizes(kernel: str) -> list[int]:
@@ -72,31 +162,42 @@ def sizes(kernel: str) -> list[int]:
 
 
 def parameters(kernel: str) -> list[list]:
-    """asv's ``params`` for a kernel benchmark: ``[targets, devices, sizes]``."""
-    return [targets(kernel), DEVICES, sizes(kernel)]
+    """asv's ``params`` for a kernel benchmark: ``[targets, devices, sizes]``, the default
+    sweep but its largest size (see the module docstring)."""
+    return [targets(kernel), DEVICES, sizes(kernel)[:-1] or sizes(kernel)]
+
+
+def figure_parameters(kernel: str) -> list[list]:
+    """``params`` of the peakmem_ and track_ figures: the sweep's largest size only."""
+    return [targets(kernel), DEVICES, sizes(kernel)[-1:]]
 
 
 class KernelBenchmark:
-    """One kernel of ``nnconform.checks.perf.kernels``, timed as asv times anything.
+    """One kernel of ``nnconform.checks.perf``, timed as asv times anything.
 
     A subclass names its ``kernel``, sets ``params = parameters(kernel)`` and writes its own
-    ``time_<kernel>``, ``peakmem_<kernel>`` and ``track_*`` methods, one line each, so that each
-    benchmark file reads as the list of what is measured.
+    ``time_<kernel>``, ``peakmem_<kernel>`` and ``track_*`` methods, one line each, the figures
+    with ``.params = figure_parameters(kernel)``, so that each benchmark file reads as the list
+    of what is measured.
     """
 
     kernel: str = ""
     param_names: ClassVar[list[str]] = ["target", "device", "size"]
 
     # A time_ sample lasts at least asv's sample_time (10 ms; asv picks `number`, the calls per
-    # sample); at most 10 samples or 10 s of them per round, after 0.2 s of warm-up (allocator
-    # and torch's thread pool: nothing here compiles). Two rounds, in two processes, so that
-    # one unlucky process (page placement, a busy neighbour) does not decide a result.
-    repeat = (1, 10, 10.0)
+    # sample); 4 to 10 samples, or 10 s of them, per round, after 0.2 s of warm-up (allocator
+    # and torch's thread pool; JAX compiles in setup). Four rounds, each in a process of its
+    # own: `asv continuous --interleave-rounds` alternates them between the two commits, so
+    # that a drift of the machine during the run falls on both (README: "Benchmarks across
+    # commits"). With 4 × (4 to 10) samples per commit, asv's test of a change (Mann-Whitney U
+    # at p < 0.002, and a ratio beyond --factor) has the samples to see a 10 % slowdown at
+    # 2**18 elements and above on a busy 2-core machine.
+    repeat = (4, 10, 10.0)
     warmup_time = 0.2
-    rounds = 2
+    rounds = 4
     # At the default sweep's largest size a reference call takes 0.3 to 1.3 s (2 cores, 2**24
     # elements; the MLP at batch 10000): set-up, warm-up, 10 s of samples and the track_
-    # figure's 6 calls fit well inside this. A benchmark past it is recorded as failed.
+    # figure's calls fit well inside this. A benchmark past it is recorded as failed.
     timeout = 180.0
 
     def setup(self, target: str, device: str, size: int) -> None:
@@ -106,18 +207,17 @@ class KernelBenchmark:
             raise NotImplementedError(
                 f"this commit's nnconform.checks.perf has no kernel {self.kernel!r}"
             )
-        # The reference is benchmarked over the default sweep only: at NNCONFORM_BENCH_LARGE's
-        # sizes a call of the float64 oracle takes 4 to 15 s (2**26, 2**28 elements; the MLP
-        # at batch 60000 about 8 s) and its float64 copies and temporaries need several GB.
-        # Those sizes are there for the fast implementations.
-        limit = max(kernels.KERNELS[self.kernel].sizes)
+        # The reference is timed up to its sweep's middle size: above, a call of the float64
+        # oracle takes 0.1 to 15 s (2**22 to 2**28 elements; the MLP at batch 10000 about 1 s)
+        # and its float64 copies need GBs. Those sizes are there for the fast implementations.
+        limit = reference_limit(self.kernel)
         if target == "reference" and size > limit:
             raise NotImplementedError(
                 f"reference too slow above size {limit} for {self.kernel}: "
-                "its sweep stops at the default sizes"
+                "its sweep stops at the middle of the default sizes"
             )
         try:
-            self.prepared = kernels.prepare(self.kernel, target, size, device, seed=0)
+            self.prepared = registry.prepare(self.kernel, target, size, device, seed=0)
         except kernels.Unsupported as error:
             raise NotImplementedError(str(error)) from None  # asv records a skip
         # One untimed call belongs to the preparation: torch.optim allocates its state in the

@@ -3,8 +3,10 @@
 asv itself would take minutes over the full parameter grid; here each benchmark method is called
 once, as asv would call it after ``setup``, so that a kernel renamed in ``nnconform.checks.perf``, a
 ``track_`` figure that comes out NaN or negative, or a combination that should be skipped but
-is not, fails in the project's own tests. The last tests run ``asv check`` (the suite as asv
-discovers it) and import the suite without torch.
+is not, fails in the project's own tests. The grid itself is checked as asv reads it: time_
+over the whole sweep, the figures at its largest size, cuda only where a GPU driver is, JAX's
+implementations where jax is installed. The last tests run ``asv check`` (the suite as asv
+discovers it) and import the suite without torch and jax.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import os
 import pkgutil
 import shutil
 import subprocess
@@ -22,11 +25,11 @@ import pytest
 
 import benchmarks
 from benchmarks import common
-from nnconform.checks.perf import kernels
+from nnconform.checks.perf import kernels, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = ("time_", "peakmem_", "track_")
-TINY = 2**10  # elements (or a batch of 1 for mlp_step): microseconds a call, even for the oracle
+TINY = 2**10  # elements of a flat kernel: microseconds a call, even for the oracle
 
 MODULES = [
     importlib.import_module(f"benchmarks.{info.name}")
@@ -49,12 +52,8 @@ def methods(cls: type) -> list[str]:
 
 
 def tiny_size(kernel: str) -> int:
-    """2**10 where the kernel's shape allows it (or its batch of 1), else its smallest size."""
-    smallest = min(kernels.default_sizes(kernel))
-    try:
-        return kernels.check_size(kernel, min(TINY, smallest))
-    except ValueError:  # conv2d and batch_norm_4d take whole (16, 32, 32) or (64, 16, 16) images
-        return smallest
+    """2**10 elements for a flat kernel, a batch of 2 for the others."""
+    return TINY if kernels.KERNELS[kernel].flat else 2
 
 
 def test_every_family_and_kernel_has_its_benchmark():
@@ -94,7 +93,7 @@ def test_each_benchmark_runs_once_on_cpu(cls, target):
 @pytest.mark.parametrize("cls", KERNEL_CLASSES, ids=lambda cls: cls.__name__)
 def test_unavailable_combinations_are_skipped_in_setup(cls):
     """asv's skip is a NotImplementedError from setup: the reference runs on cpu only and
-    stops at the default sweep; cuda is skipped where there is none."""
+    stops at the middle of the default sweep; cuda is skipped where there is none."""
     size = tiny_size(cls.kernel)
     with pytest.raises(NotImplementedError, match="not on cuda"):
         cls().setup("reference", "cuda", size)
@@ -131,11 +130,63 @@ def test_extra_targets_come_from_the_environment(monkeypatch):
     assert listed[-2:] == ["my_kernels", "pkg.adapter:make_target"]
 
 
+def test_time_runs_over_the_sweep_and_the_figures_at_its_largest_size():
+    for cls in KERNEL_CLASSES:
+        sweep = list(kernels.default_sizes(cls.kernel))
+        grid = [common.targets(cls.kernel), common.DEVICES, sweep[:-1]]
+        assert cls.params == grid, cls.__name__
+        for name in methods(cls):
+            params = getattr(getattr(cls, name), "params", cls.params)
+            if name.startswith("time_") or name == "track_seconds_per_epoch":
+                assert params[2] == sweep[:-1], (cls.__name__, name)
+            else:
+                assert params == [cls.params[0], common.DEVICES, sweep[-1:]], (cls.__name__, name)
+
+
+def test_torchs_default_optimiser_path_is_listed_by_its_name_only():
+    """On cpu torch.optim's default is the for-loop path, on cuda the foreach one: both are
+    listed as such, and the duplicate 'torch' row is not."""
+    pytest.importorskip("torch")
+    from benchmarks.bench_activations import GELU
+    from benchmarks.bench_optimizers import AdamStep
+
+    assert "torch" not in AdamStep.params[0] and "torch-forloop" in AdamStep.params[0]
+    assert "torch" in GELU.params[0]
+
+
+def test_jax_is_in_the_grid_where_it_is_installed():
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    pytest.importorskip("flax")
+    for cls in KERNEL_CLASSES:
+        assert "jax" in cls.params[0], cls.__name__
+        listed = [n for n in registry.implementations(cls.kernel, "cpu") if n in cls.params[0]]
+        assert cls.params[0] == listed, cls.__name__
+
+
+def test_the_asv_only_caches_stay_off_outside_asv():
+    """Imported by pytest (or a user's script) the suite sets no cache: only asv's runner."""
+    assert not common.UNDER_ASV
+    assert "NNCONFORM_BENCH_INPUTS" not in os.environ or os.environ["NNCONFORM_BENCH_INPUTS"] != (
+        common.INPUTS
+    )
+
+
+def test_cuda_is_listed_only_where_a_gpu_driver_is(monkeypatch):
+    monkeypatch.delenv("NNCONFORM_BENCH_DEVICES", raising=False)
+    monkeypatch.setattr(common.os.path, "exists", lambda path: False)
+    assert common.devices() == ["cpu"]
+    monkeypatch.setattr(common.os.path, "exists", lambda p: p == "/proc/driver/nvidia/version")
+    assert common.devices() == ["cpu", "cuda"]
+    monkeypatch.setenv("NNCONFORM_BENCH_DEVICES", "cpu, cuda:1")
+    assert common.devices() == ["cpu", "cuda:1"]
+
+
 def test_the_suite_imports_without_torch():
-    """As scipy's benchmarks do with optional libraries: without torch, asv still discovers the
-    suite, and every class lists the reference alone."""
+    """As scipy's benchmarks do with optional libraries: without torch (and jax), asv still
+    discovers the suite, and every class lists the reference alone."""
     script = (
-        "import sys; sys.modules['torch'] = None\n"  # `import torch` now raises ImportError
+        "import sys; sys.modules['torch'] = sys.modules['jax'] = None\n"  # import raises
         "import benchmarks.bench_optimizers as b, benchmarks.bench_memory\n"
         "print(b.AdamStep.params[0])\n"
     )
@@ -146,6 +197,7 @@ def test_the_suite_imports_without_torch():
     assert done.stdout.strip() == "['reference']"
 
 
+@pytest.mark.slow
 def test_asv_check_passes():
     if importlib.util.find_spec("asv") is None or shutil.which("git") is None:
         pytest.skip("asv is not installed (pip install -e '.[bench]')")

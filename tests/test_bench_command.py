@@ -1,10 +1,13 @@
-"""``nnconform bench`` as a user runs it: the JSON document and its ratios, a user's own target
-(mirrored functions and a native ``bench_<kernel>``), a target that raises, usage errors, and a
-cuda request on a machine without a GPU. Tiny sizes and few repeats: nothing here asserts a time.
+"""``nnconform bench`` as a user runs it: the JSON document, its ratios to the baseline with
+their intervals, the roofs, a user's own target (mirrored functions and a native
+``bench_<kernel>``), a target that raises, sizes that mean what each kernel says, a plan too large
+for memory, usage errors, and a cuda request on a machine without a GPU. Tiny sizes and few
+repeats: nothing here asserts a time.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,7 +23,7 @@ from nnconform.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 # One torch thread: two would spin against each other, and against the other tests, on a small
 # machine; the sizes are far too small for threads to help.
-FAST = ["--repeats", "3", "--warmup", "1", "--min-sample-time", "0.0005",
+FAST = ["--repeats", "6", "--warmup", "1", "--min-sample-time", "0.0005",
         "--stream-elements", "2**16", "--threads", "1"]  # fmt: skip
 
 
@@ -97,74 +100,124 @@ def by(document: dict, **fields) -> list[dict]:
 
 
 def check_ratios(document: dict, kernels: list[str]) -> None:
-    """The ratios are the medians' and the throughputs follow from bytes and FLOPs."""
-    triad = (document["bandwidth"].get("cpu") or {}).get("triad_gbs")
+    """The ratios to the reference are the medians', the ratios to the baseline come from the
+    paired blocks with an interval that holds them, the verdict reads the interval, and the
+    throughputs follow from bytes, FLOPs and each kernel's roof."""
+    stream = document["bandwidth"].get("cpu") or {}
+    baseline = document["settings"]["baseline"]
     for kernel in kernels:
         ok = by(document, kernel=kernel, status="ok")
         reference = by(document, kernel=kernel, implementation="reference")[0]
+        base = by(document, kernel=kernel, implementation=baseline)[0]
         fastest = min(ok, key=lambda r: r["median_s"])
         assert reference["speedup_vs_reference"] == 1.0
         assert fastest["slowdown_vs_fastest"] == 1.0
+        assert base["ratio"] == 1.0 and base["ratio_ci"] == [1.0, 1.0] and base["verdict"] is None
         for r in ok:
             assert r["q1_s"] <= r["median_s"] <= r["q3_s"]
-            assert len(r["samples_s"]) == document["settings"]["repeats"]
+            assert len(r["samples_s"]) == document["settings"]["repeats"] == r["blocks"]
             assert r["slowdown_vs_fastest"] >= 1.0
             assert r["speedup_vs_reference"] == pytest.approx(reference["median_s"] / r["median_s"])
+            assert r["baseline"] == baseline
+            low, high = r["ratio_ci"]
+            assert 0 < low <= r["ratio"] <= high
+            if r is not base:
+                verdict = "slower" if low > 1 else "faster" if high < 1 else "same"
+                assert r["verdict"] == verdict
             if r["bytes"] is not None:
                 assert r["gbs"] == pytest.approx(r["bytes"] / r["median_s"] / 1e9)
-                assert r["fraction_of_bandwidth"] == pytest.approx(r["gbs"] / triad)
                 assert r["gflops"] is None
+                if not stream:  # no STREAM measured: no roof
+                    assert r["roof"] is r["fraction_of_bandwidth"] is r["roof_note"] is None
+                    continue
+                roof = "update" if r["kernel"] in OPTIMIZERS else "triad"
+                assert r["roof"] == roof and r["roof_gbs"] == stream[f"{roof}_gbs"]
+                assert r["fraction_of_bandwidth"] == pytest.approx(r["gbs"] / r["roof_gbs"])
+                if r["fraction_of_bandwidth"] > 1:
+                    assert r["roof_note"] in ("cache-resident", "unexplained")
             else:
                 assert r["gflops"] == pytest.approx(r["flops"] / r["median_s"] / 1e9)
-                assert r["fraction_of_bandwidth"] is None
+                assert r["fraction_of_bandwidth"] is None and r["roof"] is None
 
 
+OPTIMIZERS = ("adam", "sgd_momentum", "rmsprop", "adagrad")
+
+
+@pytest.mark.slow
 def test_a_run_writes_the_documented_json_with_consistent_ratios(tmp_path):
-    """End to end, in a subprocess as a user runs it."""
+    """End to end, in a subprocess as a user runs it, every built-in implementation."""
     pytest.importorskip("torch")
     out = tmp_path / "bench.json"
     done = nnconform(
-        "--kernel", "adam", "--kernel", "rmsprop", "--kernel", "conv2d", "--size", "2^14",
-        *FAST, "--json", str(out),
+        "--kernel", "adam", "--kernel", "rmsprop", "--kernel", "conv2d", "--kernel", "softmax",
+        "--size", "2^14", "--batch", "2", *FAST, "--json", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     document = load(out)
     assert document["schema"] == "nnconform-bench/1"
-    for key in ("created", "machine", "bandwidth", "settings", "results"):
+    for key in ("created", "machine", "bandwidth", "settings", "results", "notes"):
         assert key in document, key
-    settings = {"warmup": 1, "repeats": 3, "seed": 0, "threads": 1, "min_sample_time": 0.0005}
+    settings = {"warmup": 1, "repeats": 6, "seed": 0, "threads": 1, "min_sample_time": 0.0005,
+                "baseline": "reference", "interleaved": True, "confidence": 0.95,
+                "false_alarm_rate": pytest.approx(0.05), "interval": "hodges-lehmann"}  # fmt: skip
     assert document["settings"] | settings == document["settings"]
+    memory = document["settings"]["memory"]
+    assert memory["needed_bytes"] > 0 and memory["available_bytes"] > memory["needed_bytes"]
     assert document["machine"]["threads"] == 1
     cpu = document["bandwidth"]["cpu"]
     assert cpu["triad_gbs"] > 0 and cpu["elements"] == 2**16 and cpu["backend"] == "torch"
-    fields = set(bench._record(bench.KERNELS["adam"], "x", "cpu", 1))
+    assert cpu["update_gbs"] > 0
+    fields = set(bench._record(bench.KERNELS["adam"], "x", "x", "cpu", 1))
     assert all(set(r) == fields for r in document["results"])
 
-    # every torch path was tried on the optimisers, and RMSprop has no fused one
-    assert {r["implementation"] for r in by(document, kernel="adam")} == {
+    # every built-in that runs here was timed: every torch path on Adam; RMSprop has no fused
+    # one, and unasked it is not listed (asked, it is recorded unsupported: below)
+    builtins = {"reference", "torch", "torch-forloop", "torch-foreach", "torch-fused"}
+    jax = {"jax"} if importlib.util.find_spec("jax") else set()
+    assert {r["implementation"] for r in by(document, kernel="adam")} == builtins | jax
+    assert not by(document, kernel="rmsprop", implementation="torch-fused")
+    # the optimiser-only paths are not listed for the other kernels
+    assert {r["implementation"] for r in by(document, kernel="conv2d")} == {
         "reference",
         "torch",
-        "torch-forloop",
-        "torch-foreach",
-        "torch-fused",
-    }
-    (fused,) = by(document, kernel="rmsprop", implementation="torch-fused")
-    assert fused["status"] == "unsupported" and "fused" in fused["reason"]
-    assert fused["median_s"] is None
-    # the optimiser-only paths are not listed for the other kernels
-    assert {r["implementation"] for r in by(document, kernel="conv2d")} == {"reference", "torch"}
-    check_ratios(document, ["adam", "rmsprop", "conv2d"])
+    } | jax
+    # sizes: elements for the flat kernels, the batch for the others
+    (adam,) = by(document, kernel="adam", implementation="reference")
+    (conv,) = by(document, kernel="conv2d", implementation="reference")
+    (softmax,) = by(document, kernel="softmax", implementation="reference")
+    assert (adam["size"], adam["size_label"], adam["elements"]) == (2**14, "elements", 2**14)
+    assert (conv["size"], conv["size_label"], conv["elements"]) == (2, "images", 2 * 16384)
+    assert (softmax["size"], softmax["size_label"], softmax["elements"]) == (2, "rows", 2048)
+    assert softmax["size_meaning"] == "N, the rows of z (N, 1024)"
+    check_ratios(document, ["adam", "rmsprop", "conv2d", "softmax"])
 
-    assert "[ 1/12] adam" in done.stderr  # progress lines
-    assert "adam (optimizers) on cpu, elements 2^14" in done.stdout  # a table per kernel, size
-    assert "vs reference" in done.stdout and "GFLOP/s" in done.stdout
+    total = len(document["results"])
+    assert f"[ 1/{total}] adam" in done.stderr  # progress lines
+    assert "adam (optimizers) on cpu, elements 2^14; roof STREAM update" in done.stdout
+    assert "softmax (activations) on cpu, rows 2; roof STREAM triad" in done.stdout
+    assert "vs reference (95% interval)" in done.stdout and "GFLOP/s" in done.stdout
+    assert "% update" in done.stdout and "% triad" in done.stdout
+
+
+def test_an_implementation_asked_for_but_unsupported_is_recorded_with_its_reason(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "bench.json"
+    status = main(["bench", "--target", "torch-foreach", "--target", "torch-fused",
+                   "--kernel", "rmsprop", "--size", "1024", *FAST, "--stream-elements", "0",
+                   "--quiet", "--json", str(out)])  # fmt: skip
+    assert status == 0
+    (fused,) = by(load(out), implementation="torch-fused")
+    assert fused["status"] == "unsupported" and "fused" in fused["reason"]
+    assert fused["median_s"] is None and fused["ratio"] is None
+    (foreach,) = by(load(out), implementation="torch-foreach")
+    assert foreach["status"] == "ok" and foreach["ratio"] == 1.0  # the baseline, first target
 
 
 def test_the_mlp_step_reports_time_per_epoch(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "bench.json"
-    status = main(["bench", "--kernel", "mlp_step", "--size", "16", *FAST, "--quiet",
-                   "--json", str(out)])  # fmt: skip
+    status = main(["bench", "--target", "reference", "--target", "torch", "--kernel", "mlp_step",
+                   "--batch", "16", *FAST, "--quiet", "--json", str(out)])  # fmt: skip
     assert status == 0
     document = load(out)
     check_ratios(document, ["mlp_step"])
@@ -178,8 +231,8 @@ def test_a_users_target_is_timed_through_its_mirrored_and_native_functions(tmp_p
     monkeypatch.syspath_prepend(str(tmp_path))  # as PYTHONPATH=. would, in-process
     out = tmp_path / "bench.json"
     status = main(["bench", "--target", "reference", "--target", "my_kernels", "--kernel", "adam",
-                   "--kernel", "gelu", "--kernel", "softmax", "--size", "4096", *FAST,
-                   "--stream-elements", "0", "--quiet", "--json", str(out)])  # fmt: skip
+                   "--kernel", "gelu", "--kernel", "softmax", "--size", "4096", "--batch", "4",
+                   *FAST, "--stream-elements", "0", "--quiet", "--json", str(out)])  # fmt: skip
     assert status == 0
     document = load(out)
     assert document["bandwidth"] == {}
@@ -189,6 +242,8 @@ def test_a_users_target_is_timed_through_its_mirrored_and_native_functions(tmp_p
     assert mine["softmax"]["reason"] == "target my-kernels has no softmax"
     assert mine["adam"]["speedup_vs_reference"] > 0
     assert mine["adam"]["fraction_of_bandwidth"] is None  # no STREAM measured
+    check_ratios(document, ["adam", "gelu"])
+    assert document["settings"]["baseline"] == "reference"
 
 
 def test_a_target_that_raises_is_an_error_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
@@ -214,9 +269,20 @@ def test_a_target_that_raises_is_an_error_and_the_run_goes_on(tmp_path, monkeypa
         (["--kernel", "adamw"], "unknown kernel 'adamw': choose from adam, sgd_momentum"),
         (["--target", "no_such_module_xyz"], "unknown target 'no_such_module_xyz'"),
         (["--size", "lots"], "--size must be an integer such as 65536, 2**16 or 2^16"),
-        (["--kernel", "softmax", "--size", "1000"], "size 1000 does not fit softmax"),
+        (["--kernel", "softmax", "--batch", "0"], "--batch: size 0 does not fit softmax"),
+        (["--kernel", "batch_norm_2d", "--batch", "1"], "a batch N >= 2"),
+        (
+            ["--kernel", "softmax", "--size", "2**20"],
+            "--size sets the elements of the flat kernels (adam, sgd_momentum, rmsprop, adagrad, "
+            "gelu, dropout); softmax takes --batch N (N, the rows of z (N, 1024))",
+        ),
+        (["--kernel", "adam", "--batch", "64"], "--batch sets the batch of batch_norm_2d"),
         (["--device", "tpu"], "unknown device 'tpu': use cpu or cuda"),
         (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (
+            ["--target", "reference", "--baseline", "torch"],
+            "--baseline 'torch' is not one of the targets: reference",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(arguments, message, capsys, tmp_path):
@@ -226,6 +292,53 @@ def test_usage_errors_exit_2_with_one_line(arguments, message, capsys, tmp_path)
     assert err.count("\n") == 1 and err.startswith("nnconform bench: error: "), err
     assert message in err
     assert not out.exists()
+
+
+def test_an_unusable_results_path_is_refused_before_anything_runs(capsys, tmp_path):
+    assert main(["bench", "--kernel", "gelu", "--size", "1024", "--json", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--json {tmp_path} is a directory" in err, err
+    assert main(["bench", "--kernel", "gelu", "--html", str(tmp_path)]) == 2
+
+
+def test_a_plan_too_large_for_memory_is_refused_before_anything_runs(monkeypatch, capsys, tmp_path):
+    """mlp_step at a batch of 2**24 examples is 50 GB of float32 pixels (the run the old
+    --size made of a flat size): refused, naming the worst kernel and size."""
+    out = tmp_path / "bench.json"
+    monkeypatch.setattr("nnconform.checks.perf.machine.available_memory", lambda device: 2**34)
+    status = main(["bench", "--kernel", "mlp_step", "--kernel", "adam", "--size", "2**20",
+                   "--batch", "100", "--batch", "2**24", "--json", str(out)])  # fmt: skip
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("nnconform bench: error: the plan does not fit in memory: mlp_step at "
+                          "batch size 16777216 on cpu (reference, torch")  # fmt: skip
+    assert "GiB, 16.0 GiB is available" in err
+    assert not out.exists()
+
+
+def test_the_memory_estimate_sums_a_groups_implementations():
+    pytest.importorskip("torch")
+    from nnconform.checks.perf import registry
+
+    groups = bench._plan(["cpu"], ["gelu"], {"gelu": (2**20,)},
+                         [("reference", "reference"), ("torch", "torch")], True)  # fmt: skip
+    need, what = bench._memory(groups, 0)
+    gelu = bench.KERNELS["gelu"]
+    assert need == registry.peak_bytes(gelu, "reference", 2**20) + registry.peak_bytes(
+        gelu, "torch", 2**20
+    )
+    assert what == "gelu at elements 2^20 on cpu (reference, torch)"
+    assert bench._memory(groups, 2**28)[1] == "STREAM at 268435456 elements per array"
+
+
+def test_the_ratio_text_reads_like_a_sentence():
+    record = {"implementation": "new", "baseline": "old", "ratio": 1.0712,
+              "ratio_ci": [1.0401, 1.1034], "verdict": "slower"}  # fmt: skip
+    assert bench.ratio_text(record) == "1.07× slower [1.04, 1.10]"
+    assert bench.ratio_text(record | {"ratio_ci": None, "verdict": None}) == "1.07×"
+    assert bench.ratio_text(record | {"implementation": "old"}) == "baseline"
+    assert bench.ratio_text(record | {"ratio": None}) == "-"
 
 
 def test_sizes_are_read_in_three_spellings():

@@ -5,6 +5,7 @@
             the median of the blocks' per-call times), on the same number of threads
 
 and the ratio of the two medians. Not a test (it times): a check on the harness to quote.
+``--size`` is the kernel's own (elements of a flat kernel, or a batch N: ``Kernel.size_meaning``).
 
     python -m nnconform.checks.perf.agreement [--kernel adam] [--implementation torch-fused]
                                     [--size 2**24] [--device cpu] [--repeats 15]
@@ -20,7 +21,8 @@ from collections.abc import Sequence
 from nnconform import units
 from nnconform.checks.perf.cli import UsageError, parse_size
 from nnconform.checks.perf.harness import measure
-from nnconform.checks.perf.kernels import Unsupported, prepare
+from nnconform.checks.perf.kernels import Unsupported
+from nnconform.checks.perf.registry import prepare
 
 
 def compare(

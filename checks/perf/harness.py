@@ -1,4 +1,7 @@
-"""Timing one prepared kernel: warm-up, calibration, repeated samples, robust statistics.
+"""Timing prepared kernels: warm-up, calibration, repeated samples, robust statistics; and the
+interleaved measurement of several implementations of one kernel and size.
+
+One implementation (``measure``):
 
     1. sync, then ``warmup`` calls: first-touch page faults, lazily allocated optimiser state,
        torch's kernel selection and CUDA's context all happen here, not in a sample.
@@ -6,14 +9,46 @@
        ``min_sample_time``, as ``timeit.Timer.autorange`` does, so that the clock's resolution
        and the loop's own cost are small against a sample.
     3. ``repeats`` samples of ``number`` calls; each sample ends with ``sync()`` (CUDA calls
-       return before their kernels finish) and gives seconds per call = elapsed / number.
+       and JAX's return before their work ends) and gives seconds per call = elapsed / number.
 
-The median and the quartiles (numpy's linear percentile) summarise the samples: the median
-resists the occasional slow sample an interrupt or another process causes, where the mean
-would not; a spread (IQR) above 10 % of the median flags the measurement as noisy.
+Several implementations of one kernel and size (``measure_interleaved``): steps 1 and 2 for
+each, as above, then ``repeats`` blocks; a block takes one sample of every implementation, in
+an order drawn afresh for each block (``rng.permutation``), all in this one process. The
+machine's slow drifts (a neighbour's job starting, the clock frequency, thermal state) then
+fall on every implementation of a block alike, and the per-block ratios to the baseline cancel
+them (``nnconform.checks.perf.ratios``); the random order keeps a position in the block (first
+after a neighbour's sample, say) from favouring anyone. This is duet benchmarking (Bulej et
+al., ICPE 2020) with blocks in place of two parallel copies.
+
+Limits. Neighbours share caches: a sample can start with its predecessor's data in the caches
+and its own evicted, which costs the first call of the sample; with ``number`` calls per sample
+the cost is spread over them, and at sizes beyond the last-level cache nobody's data survives
+anyway, but at sizes that fit in it a kernel after a cache-hungry neighbour pays more than
+alone. The random order turns this into noise shared by all rather than a bias against one,
+and the interval widens with it. A second process running in parallel (another job, another
+benchmark) competes for cores and memory bandwidth: whatever it does for longer than a block
+lands on all implementations alike and cancels; what it does within one sample (a burst) is
+noise on that sample alone, which the median and the rank-based interval absorb unless it is
+most of the run. The ratio then describes the implementations under that load, which is not
+the ratio on an idle machine when one of them suffers more from it (a multithreaded kernel
+loses more cores to a busy neighbour than a single-threaded one). Blocks are sequential, not
+simultaneous: noise faster than a block is not cancelled, only averaged.
+
+The median and the quartiles (numpy's linear percentile) summarise each implementation's
+samples: the median resists the occasional slow sample an interrupt or another process
+causes, where the mean would not; a spread (IQR) above 10 % of the median flags the
+measurement as noisy.
+
+On cuda a ``Prepared`` may ask for CUDA events (``timer = "cuda-events"``, torch's paths): the
+device is synchronised, an event recorded on torch's current stream, the calls queued, a second
+event recorded and waited for, and the sample is the events' elapsed time: the GPU's own
+clock, free of the host's launch jitter. Other implementations on cuda (JAX's, a user's) are
+timed on the host clock around their calls and their ``sync``.
 
 Sources: ``timeit`` (Python standard library) ``Timer.autorange``; pyperf's advice on
-warm-up and on reporting medians; ``torch.utils.benchmark.Timer.blocked_autorange``.
+warm-up and on reporting medians; ``torch.utils.benchmark.Timer.blocked_autorange``;
+``torch.cuda.Event(enable_timing=True)``; L. Bulej et al., "Duet Benchmarking: Improving
+Measurement Accuracy in the Cloud", ICPE 2020.
 """
 
 from __future__ import annotations
@@ -21,20 +56,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from nnconform.checks.perf.kernels import Prepared
 
-__all__ = ["NOISY", "Measurement", "measure"]
+__all__ = ["NOISY", "Interleaved", "Measurement", "measure", "measure_interleaved"]
 
 NOISY = 0.10  # rel_iqr above this: the machine was busy, or the kernel's time varies
 
 
 @dataclass
 class Measurement:
-    samples: list[float]  # seconds per call, one per repeat
+    samples: list[float]  # seconds per call, one per repeat (per block when interleaved)
     number: int  # calls per sample
     median: float
     q1: float
@@ -75,6 +110,68 @@ def _positive_int(name: str, value: object, minimum: int) -> int:
     return value
 
 
+def _settings(warmup: object, repeats: object, min_sample_time: object) -> tuple[int, int, float]:
+    warmup = _positive_int("warmup", warmup, 0)
+    repeats = _positive_int("repeats", repeats, 1)
+    if not (isinstance(min_sample_time, int | float) and min_sample_time >= 0):
+        raise ValueError(f"min_sample_time must be seconds >= 0, got {min_sample_time!r}")
+    return warmup, repeats, float(min_sample_time)
+
+
+def _cuda_events(prepared: Prepared) -> Callable[[int], float]:
+    """sample(number) timed by a pair of CUDA events (see the module docstring)."""
+    import torch
+
+    run, sync = prepared.run, prepared.sync
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+
+    def sample(number: int) -> float:
+        sync()
+        start.record()
+        for _ in range(number):
+            run()
+        end.record()
+        end.synchronize()
+        sync()
+        return start.elapsed_time(end) / 1e3  # milliseconds
+
+    return sample
+
+
+def _sampler(prepared: Prepared, clock: Callable[[], float]) -> Callable[[int], float]:
+    """sample(number): seconds for ``number`` calls, the device's queue drained at both ends
+    (the previous sample ended with a sync, and the warm-up too)."""
+    if prepared.timer == "cuda-events":
+        return _cuda_events(prepared)
+    if prepared.timer != "wall":
+        raise ValueError(f"unknown timer {prepared.timer!r}: use 'wall' or 'cuda-events'")
+    run, sync = prepared.run, prepared.sync
+
+    def sample(number: int) -> float:
+        start = clock()
+        for _ in range(number):
+            run()
+        sync()
+        return clock() - start
+
+    return sample
+
+
+def _warm_and_calibrate(
+    prepared: Prepared, sample: Callable[[int], float], warmup: int, min_sample_time: float
+) -> int:
+    """Steps 1 and 2 of the module docstring: the calls per sample."""
+    prepared.sync()
+    for _ in range(warmup):
+        prepared.run()
+    prepared.sync()
+    number = 1
+    while sample(number) < min_sample_time:
+        number *= 2
+    return number
+
+
 def measure(
     prepared: Prepared,
     *,
@@ -83,27 +180,69 @@ def measure(
     min_sample_time: float = 0.01,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Measurement:
-    """Time ``prepared.run`` (see the module docstring); exceptions of the kernel propagate.
-    ``clock`` is for tests (a fake clock that the kernel advances)."""
-    warmup = _positive_int("warmup", warmup, 0)
-    repeats = _positive_int("repeats", repeats, 1)
-    if not (isinstance(min_sample_time, int | float) and min_sample_time >= 0):
-        raise ValueError(f"min_sample_time must be seconds >= 0, got {min_sample_time!r}")
-    run, sync = prepared.run, prepared.sync
-
-    def sample(number: int) -> float:
-        """Seconds for ``number`` calls, the device's queue drained at both ends."""
-        start = clock()
-        for _ in range(number):
-            run()
-        sync()
-        return clock() - start
-
-    sync()
-    for _ in range(warmup):
-        run()
-    sync()
-    number = 1
-    while sample(number) < min_sample_time:
-        number *= 2
+    """Time ``prepared.run`` alone (see the module docstring); exceptions of the kernel
+    propagate. ``clock`` is for tests (a fake clock that the kernel advances)."""
+    warmup, repeats, min_sample_time = _settings(warmup, repeats, min_sample_time)
+    sample = _sampler(prepared, clock)
+    number = _warm_and_calibrate(prepared, sample, warmup, min_sample_time)
     return Measurement.from_samples([sample(number) / number for _ in range(repeats)], number)
+
+
+@dataclass
+class Interleaved:
+    """The outcome of ``measure_interleaved``: per implementation, its Measurement (samples in
+    block order) or the error that stopped it, and the order of every block."""
+
+    measurements: dict[str, Measurement] = field(default_factory=dict)
+    errors: dict[str, BaseException] = field(default_factory=dict)
+    orders: list[list[str]] = field(default_factory=list)
+
+    def paired(self, name: str, baseline: str) -> tuple[list[float], list[float]]:
+        """The samples of ``name`` and ``baseline`` from the blocks both took part in: all of
+        them, since an implementation that fails leaves the blocks from then on, and its
+        samples so far are dropped with it."""
+        return self.measurements[name].samples, self.measurements[baseline].samples
+
+
+def measure_interleaved(
+    prepared: Sequence[Prepared],
+    *,
+    warmup: int = 3,
+    repeats: int = 15,
+    min_sample_time: float = 0.01,
+    rng: np.random.Generator | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Interleaved:
+    """Time several implementations of one kernel and size in interleaved blocks (see the
+    module docstring). An implementation whose calls raise is recorded in ``errors`` and
+    leaves; the others go on. ``rng`` draws each block's order (default_rng(0) if None)."""
+    warmup, repeats, min_sample_time = _settings(warmup, repeats, min_sample_time)
+    names = [p.implementation for p in prepared]
+    if len(set(names)) != len(names):
+        raise ValueError(f"implementations must be distinct, got {names}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    outcome = Interleaved()
+    samplers, numbers = {}, {}
+    for p in prepared:
+        try:
+            samplers[p.implementation] = _sampler(p, clock)
+            numbers[p.implementation] = _warm_and_calibrate(
+                p, samplers[p.implementation], warmup, min_sample_time
+            )
+        except Exception as error:  # a target's bug is a result, not a crash of the run
+            outcome.errors[p.implementation] = error
+            samplers.pop(p.implementation, None)
+    samples: dict[str, list[float]] = {name: [] for name in samplers}
+    for _ in range(repeats):
+        order = [names[i] for i in rng.permutation(len(names)) if names[i] in samplers]
+        outcome.orders.append(order)
+        for name in order:
+            try:
+                samples[name].append(samplers[name](numbers[name]) / numbers[name])
+            except Exception as error:
+                outcome.errors[name] = error
+                del samplers[name]
+                del samples[name]
+    for name, values in samples.items():
+        outcome.measurements[name] = Measurement.from_samples(values, numbers[name])
+    return outcome

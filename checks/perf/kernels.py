@@ -1,62 +1,66 @@
-"""The kernels that ``nnconform bench`` and the asv benchmarks time, and how each is prepared.
+"""The kernels that ``nnconform bench`` and the asv benchmarks time: what each one computes, on
+what inputs, what its size means, and what it moves and computes. No framework is named here.
 
 One kernel is one unit of training work on float32 data: one optimiser step, one forward and
-backward of a layer, one SGD step of a small MLP. Every implementation of a kernel is set up by
-``prepare`` from the same inputs (``inputs``, drawn from ``np.random.default_rng(seed)``), so
-that their times compare like for like:
+backward of a layer, one SGD step of a small MLP. Every implementation of a kernel starts from
+the same inputs (``inputs``, drawn from ``np.random.default_rng(seed)``), so that their times
+compare like for like. The implementations themselves come from provider modules, one per
+implementation family (``nnconform.checks.perf.registry`` finds them):
 
-    reference      the oracle (``reference/``) through its target, numpy in and numpy out: the
-                   baseline of every ratio, a transcription, never an optimisation
-    torch*         PyTorch's own path on its own tensors (``nnconform.checks.perf.torch_kernels``)
-    anything else  a target spec for ``nnconform.checks.targets.load_target``: its mirrored
-                   functions are timed exactly as the reference's are (one recipe per kernel,
-                   below), unless it offers ``bench_<kernel>(size, device, seed)``, which
-                   returns a zero-argument callable: its native path (a CUDA kernel, say),
-                   timed as it is
+    provider_adapter   the reference and every user target: the mirrored functions, numpy in and
+                       numpy out, called through one recipe per kernel
+    provider_torch     PyTorch's own paths (torch, torch-forloop, torch-foreach, torch-fused)
+    provider_jax       JAX's: jit-compiled jax.numpy, jax.nn, jax.lax, optax and flax
 
-Where libraries disagree on a formula (RMSprop's ε inside or outside the root, the momentum
-form, GELU's form, dropout's scaling), a recipe asks a target function that takes a ``variant``
-keyword for the variant PyTorch computes, so that every implementation times one formula; a
-function without the keyword is called with its own default.
+Each kernel says what its size is (``size_label``, ``size_meaning``): the elements of a flat
+vector (the optimisers, gelu, dropout) or a batch N (rows of (N, 256) or (N, 1024), images of
+(N, C, H, W), examples of the MLP). ``elements(size)`` is the element count of its main input,
+the one ``bytes_per_element`` counts against.
 
 Minimal bytes moved per element (``bytes_per_element``) count each float32 array read or written
 once, as McCalpin's STREAM counts them (a cache-resident kernel could not do with less):
-Adam reads θ, g, m, v and writes θ, m, v: 7 × 4 B. The roofline's memory-bound kernels are
-compared against STREAM triad (``nnconform.checks.perf.stream``); conv2d and the MLP step are
+Adam reads θ, g, m, v and writes θ, m, v: 7 × 4 B. A kernel that writes only arrays it has just
+read (``in_place``: the optimiser steps, which update θ and their state in place) pays no
+write-allocate read, and its roof is STREAM "update" (a ← a + s·b, also in place); the others'
+roof is STREAM triad (``nnconform.checks.perf.stream``). conv2d and the MLP step are
 compute-bound and report FLOP/s instead (2 per multiply-add, matrix products only).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import inspect
 import math
 import os
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "BUILTIN_IMPLEMENTATIONS",
+    "DEVICES",
     "KERNELS",
     "Kernel",
     "Prepared",
+    "Provider",
     "Unsupported",
+    "check_device",
     "check_size",
     "default_sizes",
-    "implementations",
     "inputs",
-    "prepare",
+    "kernel",
+    "prepared",
 ]
 
-BUILTIN_IMPLEMENTATIONS = ("reference", "torch", "torch-forloop", "torch-foreach", "torch-fused")
-TORCH_IMPLEMENTATIONS = BUILTIN_IMPLEMENTATIONS[1:]
 DEVICES = ("cpu", "cuda")
 
-# Hyper-parameters every implementation uses (the reference's defaults otherwise; torch's
-# preparers set torch's to match, see torch_kernels).
-LR = 1e-3  # the optimisers: Adam's suggested ε (Kingma & Ba 2015), used for all four
+# Hyper-parameters every implementation uses (the reference's defaults otherwise; the providers
+# set their libraries' to match).
+LR = 1e-3  # the optimisers: Adam's suggested step size (Kingma & Ba 2015), used for all four
 MLP_LR = 0.01  # the MLP's SGD step
 KEEP = 0.9  # dropout's keep probability p (torch's p is the drop probability, 1 − 0.9)
 BN_CHANNELS_2D = 256
@@ -66,9 +70,18 @@ CONV_SHAPE = (16, 32, 32)  # x is (N, 16, 32, 32); w (16, 16, 3, 3), stride 1, p
 MLP_WIDTHS = (784, 256, 10)  # MNIST-shaped: 28 × 28 inputs, 10 classes (seed 002)
 MNIST_TRAIN = 60_000
 
+# Default sweeps. The batch kernels' batches span the same working sets as the flat sweep's
+# 2**16 to 2**24 elements (batch_norm_2d: 256 rows of 256 = 2**16 elements, ...).
 FLAT_SIZES = (2**16, 2**18, 2**20, 2**22, 2**24)
 FLAT_LARGE = (2**26, 2**28)
-CONV_SIZES = (2**14, 2**16, 2**18, 2**20)
+
+
+def _batches(row: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The batches whose inputs hold FLAT_SIZES (and FLAT_LARGE) elements, rows of ``row``."""
+    return tuple(n // row for n in FLAT_SIZES), tuple(n // row for n in FLAT_LARGE)
+
+
+CONV_BATCHES = (1, 4, 16, 64)  # 2**14 to 2**20 elements: conv2d is compute-bound
 MLP_BATCHES = (1, 10, 100, 1000, 10_000)
 MLP_LARGE = (MNIST_TRAIN,)
 
@@ -77,10 +90,10 @@ class Unsupported(Exception):  # noqa: N818  (the contract's name)
     """This implementation cannot run this kernel here; ``str(error)`` says why."""
 
 
-def _conv_flops(size: int) -> float:
-    """Per call: forward y = x ⋆ w, then dx and dw, each N·C_out·H·W·C_in·3·3 multiply-adds;
-    with C_in = C_out = 16 on 32 × 32 that is 144 MACs per input element, 3 × 2 × 144 FLOPs."""
-    return 3 * 2 * 144 * size
+def _conv_flops(n: int) -> float:
+    """Per call on N images: forward y = x ⋆ w, then dx and dw, each 16·32·32 outputs ×
+    16·3·3 multiply-adds per image; three products, 2 FLOPs per multiply-add."""
+    return 3 * 2 * (16 * 32 * 32) * (16 * 9) * n
 
 
 def _mlp_flops(batch: int) -> float:
@@ -96,25 +109,46 @@ class Kernel:
     name: str
     family: str
     description: str
-    size_label: str  # "elements" (flat / total tensor elements) or "batch size" (mlp_step)
+    size_label: str  # the unit of size: "elements", "rows", "images" or "batch size"
+    size_meaning: str  # what size is, in a sentence fragment ("N, the rows of x (N, 256)")
     sizes: tuple[int, ...]  # default sweep (default_sizes adds the large ones on request)
-    bytes_per_element: float | None  # minimal bytes moved per element; None if compute-bound
+    bytes_per_element: float | None  # minimal bytes per element of the main input; None: compute
     flops: Callable[[int], float] | None  # floating-point operations per call (2 per MAC)
     dataset_size: int | None  # mlp_step: time per epoch = median × ceil(dataset_size / batch)
-    # Beyond the contract: the shape rule, and the variant torch computes (see the docstring).
-    row: int = 1  # size must be a multiple of this (the elements of one sample)
-    minimum: int = 1  # and at least this
+    minimum: int = 1  # the smallest size
     rule: str = "any size >= 1"
-    variant: tuple[tuple[str, str], ...] = ()  # keyword pairs: see _options
+    variant: tuple[tuple[str, str], ...] = ()  # the variant every implementation computes
     large: tuple[int, ...] = ()
+    in_place: bool = False  # writes only what it read: roof STREAM update, not triad
+
+    @property
+    def flat(self) -> bool:
+        """Whether size counts the elements of a flat vector (``--size``), not a batch
+        (``--batch``)."""
+        return self.size_label == "elements"
 
     def shape(self, size: int) -> tuple[int, ...]:
-        """The input's shape for ``size`` (assumed valid: see ``check_size``)."""
+        """The main input's shape at ``size`` (assumed valid: see ``check_size``)."""
         return _SHAPES[self.name](size)
+
+    def elements(self, size: int) -> int:
+        return math.prod(self.shape(size))
+
+    def bytes(self, size: int) -> int | None:
+        """Minimal bytes moved per call, None if compute-bound."""
+        if self.bytes_per_element is None:
+            return None
+        return int(self.bytes_per_element * self.elements(size))
+
+    def input_bytes(self, size: int) -> int:
+        """The bytes of ``inputs(self.name, size)``, computed without drawing them: the unit of
+        the providers' memory estimates."""
+        return _input_bytes(self, size)
 
 
 def _kernel(name, family, description, **options) -> Kernel:
     options.setdefault("size_label", "elements")
+    options.setdefault("size_meaning", "elements of a flat float32 vector")
     options.setdefault("sizes", FLAT_SIZES)
     options.setdefault("large", FLAT_LARGE if options["sizes"] == FLAT_SIZES else ())
     options.setdefault("flops", None)
@@ -122,47 +156,58 @@ def _kernel(name, family, description, **options) -> Kernel:
     return Kernel(name=name, family=family, description=description, **options)
 
 
+_BN2D, _BN2D_LARGE = _batches(BN_CHANNELS_2D)
+_BN4D, _BN4D_LARGE = _batches(math.prod(BN_SHAPE_4D))
+_ROWS, _ROWS_LARGE = _batches(CLASSES)
+_OPTIMIZER = "elements of θ, a flat float32 vector (and of g and each state vector)"
+
 KERNELS: dict[str, Kernel] = {
     k.name: k
     for k in (
         _kernel("adam", "optimizers", "one Adam step on a flat float32 vector",
-                bytes_per_element=28),  # read θ, g, m, v; write θ, m, v
+                size_meaning=_OPTIMIZER, bytes_per_element=28,  # read θ, g, m, v; write θ, m, v
+                in_place=True),
         _kernel("sgd_momentum", "optimizers", "one step of SGD with momentum 0.9",
-                bytes_per_element=20, variant=(("variant", "lr_outside"),)),  # θ, g, v; θ, v
+                size_meaning=_OPTIMIZER, bytes_per_element=20,  # θ, g, v; θ, v
+                variant=(("variant", "lr_outside"),), in_place=True),
         _kernel("rmsprop", "optimizers", "one RMSprop step (ρ = 0.9, ε = 1e-6)",
-                bytes_per_element=20, variant=(("variant", "eps_outside"),)),  # θ, g, r; θ, r
+                size_meaning=_OPTIMIZER, bytes_per_element=20,  # θ, g, r; θ, r
+                variant=(("variant", "eps_outside"),), in_place=True),
         _kernel("adagrad", "optimizers", "one AdaGrad step (ε = 1e-7)",
-                bytes_per_element=20),  # θ, g, r; θ, r
+                size_meaning=_OPTIMIZER, bytes_per_element=20, in_place=True),  # θ, g, r; θ, r
         _kernel("batch_norm_2d", "normalization",
                 "batch norm forward + backward in training, x (N, 256)",
-                bytes_per_element=20, row=BN_CHANNELS_2D, minimum=2 * BN_CHANNELS_2D,
-                rule="a multiple of 256 (x is (N, 256)) with N >= 2 (batch statistics need "
-                     "two values per channel)"),  # read x; write y; read dy, x; write dx
+                size_label="rows", size_meaning="N, the rows of x (N, 256)",
+                sizes=_BN2D, large=_BN2D_LARGE, bytes_per_element=20, minimum=2,
+                rule="a batch N >= 2 (batch statistics need two rows)"),
+        # read x; write y; read dy, x; write dx
         _kernel("batch_norm_4d", "normalization",
                 "batch norm forward + backward in training, x (N, 64, 16, 16)",
-                bytes_per_element=20, row=math.prod(BN_SHAPE_4D),
-                rule="a multiple of 16384 (x is (N, 64, 16, 16))"),
+                size_label="images", size_meaning="N, the images of x (N, 64, 16, 16)",
+                sizes=_BN4D, large=_BN4D_LARGE, bytes_per_element=20, rule="a batch N >= 1"),
         _kernel("cross_entropy", "losses",
                 "softmax cross-entropy forward + backward (mean over N), logits (N, 1024)",
-                bytes_per_element=8, row=CLASSES,
-                rule="a multiple of 1024 (logits are (N, 1024))"),  # read z; write dz
+                size_label="rows", size_meaning="N, the rows of the logits (N, 1024)",
+                sizes=_ROWS, large=_ROWS_LARGE, bytes_per_element=8,  # read z; write dz
+                rule="a batch N >= 1"),
         _kernel("gelu", "activations", "GELU forward on a flat float32 vector",
                 bytes_per_element=8, variant=(("variant", "erf"),)),  # read x; write y
         _kernel("softmax", "activations", "softmax along the last axis, z (N, 1024)",
-                bytes_per_element=8, row=CLASSES,
-                rule="a multiple of 1024 (z is (N, 1024))"),
+                size_label="rows", size_meaning="N, the rows of z (N, 1024)",
+                sizes=_ROWS, large=_ROWS_LARGE, bytes_per_element=8, rule="a batch N >= 1"),
         _kernel("dropout", "regularization",
                 "dropout forward in training, keep p = 0.9, a new mask each call",
                 bytes_per_element=8, variant=(("variant", "inverted"),)),  # read x; write y
         _kernel("conv2d", "layers",
                 "conv2d forward + backward, x (N, 16, 32, 32), w (16, 16, 3, 3), padding 1",
-                sizes=CONV_SIZES, bytes_per_element=None, flops=_conv_flops,
-                row=math.prod(CONV_SHAPE), rule="a multiple of 16384 (x is (N, 16, 32, 32))"),
+                size_label="images", size_meaning="N, the images of x (N, 16, 32, 32)",
+                sizes=CONV_BATCHES, bytes_per_element=None, flops=_conv_flops,
+                rule="a batch N >= 1"),
         _kernel("mlp_step", "training",
                 "one SGD step of an MLP 784-256-10 (ReLU) with cross-entropy on a batch",
-                size_label="batch size", sizes=MLP_BATCHES, large=MLP_LARGE,
-                bytes_per_element=None, flops=_mlp_flops, dataset_size=MNIST_TRAIN,
-                rule="a batch size >= 1"),
+                size_label="batch size", size_meaning="B, the examples of a batch x (B, 784)",
+                sizes=MLP_BATCHES, large=MLP_LARGE, bytes_per_element=None, flops=_mlp_flops,
+                dataset_size=MNIST_TRAIN, rule="a batch size >= 1"),
     )
 }  # fmt: skip
 
@@ -171,14 +216,14 @@ _SHAPES: dict[str, Callable[[int], tuple[int, ...]]] = {
     "sgd_momentum": lambda n: (n,),
     "rmsprop": lambda n: (n,),
     "adagrad": lambda n: (n,),
-    "batch_norm_2d": lambda n: (n // BN_CHANNELS_2D, BN_CHANNELS_2D),  # (N, C)
-    "batch_norm_4d": lambda n: (n // math.prod(BN_SHAPE_4D), *BN_SHAPE_4D),  # (N, C, H, W)
-    "cross_entropy": lambda n: (n // CLASSES, CLASSES),  # (N, K)
+    "batch_norm_2d": lambda n: (n, BN_CHANNELS_2D),  # (N, C)
+    "batch_norm_4d": lambda n: (n, *BN_SHAPE_4D),  # (N, C, H, W)
+    "cross_entropy": lambda n: (n, CLASSES),  # (N, K)
     "gelu": lambda n: (n,),
-    "softmax": lambda n: (n // CLASSES, CLASSES),  # (N, K)
+    "softmax": lambda n: (n, CLASSES),  # (N, K)
     "dropout": lambda n: (n,),
-    "conv2d": lambda n: (n // math.prod(CONV_SHAPE), *CONV_SHAPE),  # (N, C, H, W)
-    "mlp_step": lambda n: (n, MLP_WIDTHS[0]),  # (batch, 784)
+    "conv2d": lambda n: (n, *CONV_SHAPE),  # (N, C, H, W)
+    "mlp_step": lambda n: (n, MLP_WIDTHS[0]),  # (B, 784)
 }
 
 
@@ -191,23 +236,28 @@ def kernel(name: str) -> Kernel:
 
 
 def default_sizes(kernel_name: str) -> tuple[int, ...]:
-    """The default sweep; ``NNCONFORM_BENCH_LARGE=1`` adds 2**26 and 2**28 elements to the flat
-    kernels and a 60000 batch (a whole epoch) to mlp_step."""
+    """The default sweep; ``NNCONFORM_BENCH_LARGE=1`` adds the larger ones (2**26 and 2**28
+    elements, the batches that hold as many, and a 60000 batch, a whole epoch, for mlp_step)."""
     k = kernel(kernel_name)
     large = os.environ.get("NNCONFORM_BENCH_LARGE", "") not in ("", "0")
     return k.sizes + k.large if large else k.sizes
 
 
 def check_size(kernel_name: str, size: Any) -> int:
-    """``size`` as an int, or a ValueError naming it and the kernel's shape rule."""
+    """``size`` as an int, or a ValueError naming it and the kernel's rule."""
     k = kernel(kernel_name)
     if isinstance(size, bool) or not isinstance(size, int | np.integer):
         raise ValueError(f"size must be an integer, got {size!r} for {k.name}")
     size = int(size)
-    if size < k.minimum or size % k.row:
-        fits = max(k.minimum, -(-size // k.row) * k.row)  # the next size that fits
-        raise ValueError(f"size {size} does not fit {k.name}: it takes {k.rule}, e.g. {fits}")
+    if size < k.minimum:
+        raise ValueError(f"size {size} does not fit {k.name}: it takes {k.rule}, e.g. {k.minimum}")
     return size
+
+
+def check_device(device: Any) -> str:
+    if not isinstance(device, str) or device.split(":")[0] not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: use cpu or cuda (or cuda:N)")
+    return device
 
 
 @dataclass
@@ -217,25 +267,124 @@ class Prepared:
     device: str
     size: int
     run: Callable[[], object]  # one call of the kernel; returns its main output (for tests)
-    sync: Callable[[], None]  # waits for queued device work
+    sync: Callable[[], None]  # waits for queued device work (and for run's last result)
     bytes: int | None  # minimal bytes moved per call, None if compute-bound
     flops: float | None
+    # "wall": perf_counter around the calls and sync; "cuda-events": torch.cuda.Event pairs on
+    # torch's current stream, recorded after a sync (nnconform.checks.perf.harness)
+    timer: str = "wall"
 
 
-def _prepared(k: Kernel, implementation: str, device: str, size: int, run, sync) -> Prepared:
-    moved = None if k.bytes_per_element is None else int(k.bytes_per_element * size)
+def prepared(
+    k: Kernel, implementation: str, device: str, size: int, run, sync, **extra: Any
+) -> Prepared:
+    """A Prepared with the kernel's bytes and FLOPs at ``size`` filled in."""
     flops = None if k.flops is None else float(k.flops(size))
-    return Prepared(k, implementation, device, size, run, sync, moved, flops)
+    return Prepared(k, implementation, device, size, run, sync, k.bytes(size), flops, **extra)
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One implementation family: what a ``provider_<name>.py`` module exposes as ``PROVIDER``.
+
+    ``implementations`` are the names it answers to (the adapter provider answers to every name
+    no other provider claims: ``fallback``); ``available(kernel, device)`` lists those that run
+    here, without starting a device or a thread pool (asv forks after asking);
+    ``prepare(kernel, implementation, size, device, seed)`` returns a ``Prepared`` or raises
+    ``Unsupported``; ``peak_bytes(kernel, implementation, size)`` estimates the memory one
+    prepared and running implementation holds. A provider whose library is missing has no
+    implementations and a one-line ``note`` that says so.
+    """
+
+    name: str
+    implementations: tuple[str, ...]
+    available: Callable[[Kernel, str], tuple[str, ...]]
+    prepare: Callable[[Kernel, str, int, str, int], Prepared]
+    peak_bytes: Callable[[Kernel, str, int], int]
+    order: int = 50  # the default listing order: the adapter's reference first
+    fallback: bool = False
+    note: str | None = None
+    load: Callable[[str], Any] | None = field(default=None)  # checks a spec before a run
+
+
+def missing(name: str, note: str, order: int = 50) -> Provider:
+    """The provider of a library that is not installed: it registers nothing."""
+
+    def unavailable(*args: Any) -> Any:
+        raise Unsupported(note)
+
+    return Provider(name, (), lambda k, d: (), unavailable, lambda k, i, s: 0, order, note=note)
 
 
 # --- inputs ------------------------------------------------------------------------------
 
 
+def _input_bytes(k: Kernel, size: int) -> int:
+    shape = k.shape(size)
+    n = math.prod(shape)
+    if k.family == "optimizers":
+        return 2 * 4 * n  # θ, g
+    if k.family == "normalization":
+        return 2 * 4 * n + 4 * 4 * shape[1]  # x, dy; γ, β and the running statistics
+    if k.name == "cross_entropy":
+        return 4 * n + 8 * shape[0]  # z; int64 labels
+    if k.name == "conv2d":
+        return 2 * 4 * n + 4 * (16 * 16 * 9 + 16)  # x, dy; w, b
+    if k.name == "mlp_step":
+        d_in, hidden, out = MLP_WIDTHS
+        return 4 * n + 8 * size + 4 * (hidden * d_in + hidden + out * hidden + out)
+    return 4 * n  # softmax, gelu, dropout
+
+
 def inputs(kernel_name: str, size: int, seed: int = 0) -> dict[str, np.ndarray]:
     """The kernel's inputs at ``size``, float32 (labels int64), from default_rng(seed): every
-    implementation starts from these (torch's preparers copy them to the device)."""
+    implementation starts from these, and copies them to its own arrays. They are read-only,
+    and the last ones drawn are kept: the implementations of one kernel and size, prepared one
+    after another, share one draw (2**24 normal deviates take 0.3 to 1.3 s to draw).
+
+    With ``NNCONFORM_BENCH_INPUTS`` set to a folder, draws are kept there too (.npz, named by
+    kernel, size, seed and a fingerprint of the drawing code and numpy's version) and read
+    back by later processes: the asv suite sets it, since each of its benchmark processes
+    would otherwise draw its inputs anew."""
     k = kernel(kernel_name)
-    size = check_size(k.name, size)
+    return dict(_inputs(k.name, check_size(k.name, size), int(seed)))
+
+
+@functools.lru_cache(maxsize=1)
+def _inputs(kernel_name: str, size: int, seed: int) -> dict[str, np.ndarray]:
+    folder = os.environ.get("NNCONFORM_BENCH_INPUTS", "")
+    if folder:
+        data = _kept(Path(folder), KERNELS[kernel_name], size, seed)
+    else:
+        data = _draw(KERNELS[kernel_name], size, seed)
+    for array in data.values():
+        array.flags.writeable = False
+    return data
+
+
+def _kept(folder: Path, k: Kernel, size: int, seed: int) -> dict[str, np.ndarray]:
+    """The draw from ``folder`` if it is there, else drawn and written there (whole, by a
+    rename, so that a reader never sees half a file)."""
+    code = inspect.getsource(_draw) + np.__version__
+    fingerprint = hashlib.sha256(code.encode()).hexdigest()[:12]
+    path = folder / f"{k.name}-{size}-{seed}-{fingerprint}.npz"
+    try:
+        with np.load(path) as kept:
+            return {name: kept[name] for name in kept.files}
+    except (OSError, ValueError, EOFError):
+        pass
+    data = _draw(k, size, seed)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as file:
+            np.savez(file, **data)
+        os.replace(file.name, path)
+    except OSError:  # a read-only or full disk: draw every time, as without the folder
+        pass
+    return data
+
+
+def _draw(k: Kernel, size: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     shape = k.shape(size)
 
@@ -277,248 +426,3 @@ def inputs(kernel_name: str, size: int, seed: int = 0) -> dict[str, np.ndarray]:
         "W2": normal(out, hidden, scale=math.sqrt(2 / hidden)),
         "b2": normal(out, scale=0.01),
     }
-
-
-# --- recipes: one code path for the reference and every user target ---------------------
-
-
-def _need(target, *names: str) -> list[Callable[..., Any]]:
-    functions = []
-    for name in names:
-        fn = target.get(name)
-        if fn is None:
-            raise Unsupported(f"target {target.name} has no {name}")
-        functions.append(fn)
-    return functions
-
-
-def _options(fn: Callable[..., Any], wanted: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    """The keywords of ``wanted`` that ``fn`` takes (all of them if it takes **kwargs)."""
-    wanted = dict(wanted)
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # a builtin without a signature: its defaults
-        return {}
-    if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return dict(wanted)
-    names = {p.name for p in parameters}
-    return {key: value for key, value in wanted.items() if key in names}
-
-
-def _field(result: Any, name: str, index: int) -> Any:
-    """A NamedTuple field by name, or by position for a target returning a plain tuple."""
-    return getattr(result, name) if hasattr(result, name) else result[index]
-
-
-_OPTIMIZER_FUNCTIONS = {
-    "adam": "adam",
-    "sgd_momentum": "momentum",
-    "rmsprop": "rmsprop",
-    "adagrad": "adagrad",
-}
-
-
-def _optimizer_recipe(k: Kernel, target, data: dict, seed: int) -> Callable[[], object]:
-    """θ, state ← step(θ, g, state, lr=1e-3) once per call, g fixed; state from init."""
-    name = _OPTIMIZER_FUNCTIONS[k.name]
-    init, step = _need(target, f"{name}_init", f"{name}_step")
-    options = {"lr": LR} | _options(step, k.variant)
-    theta, g = data["theta"], data["g"]
-    state = init(theta)
-
-    def run() -> object:
-        nonlocal theta, state
-        theta, state = step(theta, g, state, **options)
-        return theta
-
-    return run
-
-
-def _batch_norm_recipe(k: Kernel, target, data: dict, seed: int) -> Callable[[], object]:
-    """y = batch_norm(x, ...) in training, then batch_norm_backward(dy, cache); returns dx."""
-    forward, backward = _need(target, "batch_norm", "batch_norm_backward")
-    x, gamma, beta, mean, var, dy = (
-        data[n] for n in ("x", "gamma", "beta", "running_mean", "running_var", "dy")
-    )
-
-    def run() -> object:
-        out = forward(x, gamma, beta, mean, var, training=True)
-        return _field(backward(dy, _field(out, "cache", 1)), "dx", 3)
-
-    return run
-
-
-def _cross_entropy_recipe(k: Kernel, target, data: dict, seed: int) -> Callable[[], object]:
-    """The mean loss over N and its gradient (softmax(z) − onehot(y))/N; returns the gradient."""
-    forward, backward = _need(target, "cross_entropy", "cross_entropy_backward")
-    z, y = data["z"], data["y"]
-
-    def run() -> object:
-        forward(z, y)
-        return backward(z, y)
-
-    return run
-
-
-def _gelu_recipe(k: Kernel, target, data: dict, seed: int) -> Callable[[], object]:
-    (gelu,) = _need(target, "gelu")
-    x, options = data["x"], _options(gelu, k.variant)
-    return lambda: gelu(x, **options)
-
-
-def _softmax_recipe(k: Kernel, target, data: dict, seed: int) -> Callable[[], object]:
-    (softmax,) = _need(target, "softmax")
-    z = data["z"]
-    return lambda: softmax(z, axis=-1)
-
-
-def _dropout_recipe(k: Kernel, target, data: dict, seed: int) -> Callable[[], object]:
-    """A new mask each call: ``dropout_sample`` (the target draws it), else ``dropout_mask``
-    then ``dropout`` (the mask's draw is timed too: frameworks draw theirs in the kernel)."""
-    x = data["x"]
-    rng = np.random.default_rng([seed, 1])  # the masks' own stream, apart from the inputs'
-    sample = target.get("dropout_sample")
-    if sample is not None:
-        options = {"p": KEEP, "rng": rng, "training": True} | _options(sample, k.variant)
-        return lambda: sample(x, **options)
-    mask, dropout = target.get("dropout_mask"), target.get("dropout")
-    if mask is None or dropout is None:
-        raise Unsupported(
-            f"target {target.name} has no dropout_sample, nor dropout_mask and dropout"
-        )
-    options = {"p": KEEP, "training": True} | _options(dropout, k.variant)
-    return lambda: dropout(x, mask(x.shape, p=KEEP, rng=rng), **options)
-
-
-def _conv2d_recipe(k: Kernel, target, data: dict, seed: int) -> Callable[[], object]:
-    """y = conv2d(x, w, b, padding 1), then conv2d_backward(...) → (dx, dw, db)."""
-    forward, backward = _need(target, "conv2d", "conv2d_backward")
-    x, w, b, dy = data["x"], data["w"], data["b"], data["dy"]
-
-    def run() -> object:
-        forward(x, w, b, stride=1, padding=1)
-        return backward(x, w, b, dy, stride=1, padding=1)
-
-    return run
-
-
-def _mlp_recipe(k: Kernel, target, data: dict, seed: int) -> Callable[[], object]:
-    """One SGD step of a 784-256-10 ReLU MLP on a batch:
-
-    z = mlp(x, params)                          (forward, logits (B, 10))
-    dz = cross_entropy_backward(z, y)           (∂ mean loss / ∂z)
-    _, grads = mlp_backward(x, params, dz)      (back-propagation)
-    W, b ← sgd_step(W, dW, lr=0.01), likewise b, for every layer
-    """
-    mlp, ce_backward, backward, sgd_init, sgd_step = _need(
-        target, "mlp", "cross_entropy_backward", "mlp_backward", "sgd_init", "sgd_step"
-    )
-    x, y = data["x"], data["y"]
-    params = [(data["W1"], data["b1"]), (data["W2"], data["b2"])]
-    states = [(sgd_init(W), sgd_init(b)) for W, b in params]
-
-    def run() -> object:
-        nonlocal params, states
-        dz = ce_backward(mlp(x, params, activation="relu"), y)
-        _, grads = backward(x, params, dz, activation="relu")
-        stepped = [
-            (sgd_step(W, dW, sW, lr=MLP_LR), sgd_step(b, db, sb, lr=MLP_LR))
-            for (W, b), (dW, db), (sW, sb) in zip(params, grads, states, strict=True)
-        ]
-        params = [(W, b) for (W, _), (b, _) in stepped]
-        states = [(sW, sb) for (_, sW), (_, sb) in stepped]
-        return params
-
-    return run
-
-
-_RECIPES = {
-    "adam": _optimizer_recipe,
-    "sgd_momentum": _optimizer_recipe,
-    "rmsprop": _optimizer_recipe,
-    "adagrad": _optimizer_recipe,
-    "batch_norm_2d": _batch_norm_recipe,
-    "batch_norm_4d": _batch_norm_recipe,
-    "cross_entropy": _cross_entropy_recipe,
-    "gelu": _gelu_recipe,
-    "softmax": _softmax_recipe,
-    "dropout": _dropout_recipe,
-    "conv2d": _conv2d_recipe,
-    "mlp_step": _mlp_recipe,
-}
-
-
-def device_sync(device: str) -> Callable[[], None]:
-    """torch.cuda.synchronize for a cuda device (it waits for every stream on the device, a
-    user's CuPy or Triton kernels' too); a no-op on cpu."""
-    if not device.startswith("cuda"):
-        return lambda: None
-    try:
-        import torch
-    except ImportError:
-        raise Unsupported(
-            f"timing on {device} needs torch.cuda.synchronize: torch is not installed"
-        ) from None
-    if not torch.cuda.is_available():
-        raise Unsupported(f"{device} is not available here: torch.cuda.is_available() is False")
-    return lambda: torch.cuda.synchronize(device)
-
-
-def _check_device(device: Any) -> str:
-    if not isinstance(device, str) or device.split(":")[0] not in DEVICES:
-        raise ValueError(f"unknown device {device!r}: use cpu or cuda (or cuda:N)")
-    return device
-
-
-def _target_prepare(k: Kernel, spec: str, size: int, device: str, seed: int) -> Prepared:
-    from nnconform.checks.targets import load_target
-
-    target = load_target(spec, device=device)
-    if device.split(":")[0] not in target.devices:
-        raise Unsupported(
-            f"target {target.name} runs on {', '.join(target.devices)}, not on {device}"
-        )
-    sync = device_sync(device)
-    native = target.get(f"bench_{k.name}")
-    if native is not None:
-        run = native(size, device, seed)
-        if not callable(run):
-            raise TypeError(
-                f"target {target.name}'s bench_{k.name} must return a zero-argument callable, "
-                f"got {type(run).__name__}"
-            )
-    else:
-        run = _RECIPES[k.name](k, target, inputs(k.name, size, seed), seed)
-    return _prepared(k, spec, device, size, run, sync)
-
-
-def prepare(
-    kernel_name: str, implementation: str, size: int, device: str = "cpu", seed: int = 0
-) -> Prepared:
-    """Everything a timing needs, allocated and set up here from default_rng(seed).
-
-    Raises ``Unsupported`` when the implementation cannot run the kernel on the device here,
-    ``ValueError`` for an unknown kernel or device or a size that does not fit the kernel, and
-    ``nnconform.checks.targets.TargetError`` for a target spec that does not load.
-    """
-    k = kernel(kernel_name)
-    size = check_size(k.name, size)
-    device = _check_device(device)
-    if implementation in TORCH_IMPLEMENTATIONS:
-        from nnconform.checks.perf import torch_kernels
-
-        run, sync = torch_kernels.prepare(k, implementation, size, device, seed)
-        return _prepared(k, implementation, device, size, run, sync)
-    return _target_prepare(k, implementation, size, device, seed)
-
-
-def implementations(kernel_name: str, device: str = "cpu") -> tuple[str, ...]:
-    """The built-in implementations that can run ``kernel`` on ``device`` in this environment:
-    the reference on cpu (numpy), torch's where torch imports, on cuda only when
-    torch.cuda.is_available(), and the optimisers' foreach/fused paths only where torch has them."""
-    from nnconform.checks.perf import torch_kernels
-
-    k = kernel(kernel_name)
-    device = _check_device(device)
-    reference = ("reference",) if device == "cpu" else ()
-    return reference + torch_kernels.available(k, device)

@@ -11,6 +11,11 @@ Keys of ``machine_info``:
     blas            numpy's BLAS from numpy.show_config(mode="dicts"): {"name", "version"}
     allocator       the environment variables that change allocation and threading, as set
                     (LD_PRELOAD of jemalloc or tcmalloc, MALLOC_*, OMP_NUM_THREADS, ...)
+    llc_bytes       the last-level cache's size in bytes (the highest level in
+                    /sys/devices/system/cpu/cpu0/cache; None where unknown): a working set
+                    larger than this streams from memory
+    memory_bytes    the machine's memory (MemTotal in /proc/meminfo; None where unknown)
+    jax             jax's version (None when not installed)
     device          the device benchmarked
     gpu             torch.cuda.get_device_name on cuda (None on cpu)
     cuda            torch.version.cuda on cuda (None on cpu)
@@ -25,8 +30,9 @@ import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
-__all__ = ["ALLOCATOR_VARIABLES", "machine_info"]
+__all__ = ["ALLOCATOR_VARIABLES", "available_memory", "last_level_cache", "machine_info"]
 
 ALLOCATOR_VARIABLES = (
     "LD_PRELOAD",
@@ -47,6 +53,72 @@ def _cpu_model() -> str | None:
     except OSError:
         pass
     return platform.processor() or None
+
+
+def last_level_cache() -> int | None:
+    """The size in bytes of cpu0's highest-level cache (Linux sysfs), None where unknown."""
+    best: tuple[int, int] | None = None
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = int((index / "level").read_text())
+            size = _bytes((index / "size").read_text())
+        except (OSError, ValueError):
+            continue
+        if best is None or level > best[0]:
+            best = (level, size)
+    return None if best is None else best[1]
+
+
+def _bytes(text: str) -> int:
+    """'32768K' (sysfs) or '22825384 kB' (/proc/meminfo) as bytes."""
+    text = text.strip().removesuffix("B").removesuffix("b").strip()
+    scale = {"K": 2**10, "k": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+    return int(text.rstrip("KkMG").strip()) * scale
+
+
+def _meminfo(key: str) -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                name, _, value = line.partition(":")
+                if name == key:
+                    return _bytes(value)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _cgroup_headroom() -> int | None:
+    """What the memory cgroup (v2, else v1) still allows, None when it sets no limit."""
+    v1 = "/sys/fs/cgroup/memory/memory"
+    for limit, usage in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        (f"{v1}.limit_in_bytes", f"{v1}.usage_in_bytes"),
+    ):
+        try:
+            cap, used = Path(limit).read_text().strip(), Path(usage).read_text().strip()
+        except OSError:
+            continue
+        if cap == "max" or int(cap) >= 2**60:  # v1 writes "no limit" as a huge number
+            return None
+        return max(0, int(cap) - int(used))
+    return None
+
+
+def available_memory(device: str = "cpu") -> int | None:
+    """Bytes a new allocation can take without swapping or being killed, None where unknown:
+    on cpu the smaller of MemAvailable and the memory cgroup's headroom; on cuda the device's
+    free memory (torch.cuda.mem_get_info)."""
+    if device.startswith("cuda"):
+        try:
+            import torch
+        except ImportError:
+            return None
+        if not torch.cuda.is_available():
+            return None
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    known = [v for v in (_meminfo("MemAvailable"), _cgroup_headroom()) if v is not None]
+    return min(known) if known else None
 
 
 def _version(distribution: str) -> str | None:
@@ -102,9 +174,12 @@ def machine_info(device: str = "cpu") -> dict:
         "python_implementation": platform.python_implementation(),
         "numpy": _version("numpy"),
         "torch": _version("torch"),
+        "jax": _version("jax"),
         "asv": _version("asv"),
         "nnconform": _version("nnconform"),
         "blas": _blas(),
+        "llc_bytes": last_level_cache(),
+        "memory_bytes": _meminfo("MemTotal"),
         "allocator": _allocator(),
         "device": device,
         "gpu": torch.cuda.get_device_name(device) if cuda else None,

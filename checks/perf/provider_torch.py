@@ -1,5 +1,5 @@
-"""PyTorch's own paths for the kernels of ``nnconform.checks.perf.kernels``: torch tensors on
-the device, allocated here from the kernel's ``inputs``, and one call of torch per ``run``.
+"""PyTorch's own paths for the benchmark kernels: torch tensors on the device, allocated here from
+the kernel's ``inputs``, and one call of torch per ``run``.
 
     torch           torch's default path (for the optimisers: torch.optim with its default
                     foreach/fused choice, which on cpu is the for-loop)
@@ -12,20 +12,27 @@ Its hyper-parameters are set to the reference's (torch's defaults differ for RMS
 and ε 1e-8, and Adagrad, ε 1e-10), so that the two compute the same step
 (``tests/test_perf_kernels.py`` checks that they do).
 
-torch is imported here, lazily: without it every preparer raises ``Unsupported``.
+On cuda a sample is timed by a pair of CUDA events on torch's current stream, recorded after
+a synchronisation (``Prepared.timer = "cuda-events"``; ``nnconform.checks.perf.harness``).
 
-Sources: torch.optim (``foreach``/``fused`` in the PyTorch 2.x docs), torch.nn.functional.
+torch is imported lazily, when a kernel is prepared or the paths are listed; without it the
+provider registers nothing.
+
+Sources: torch.optim (``foreach``/``fused`` in the PyTorch 2.x docs), torch.nn.functional,
+torch.cuda.Event.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from nnconform.checks.perf.kernels import KEEP, LR, MLP_LR, Kernel, Unsupported, inputs
+from nnconform.checks.perf import kernels
+from nnconform.checks.perf.kernels import Kernel, Prepared, Provider, Unsupported, inputs
 
-__all__ = ["FLAVOURS", "available", "prepare"]
+__all__ = ["FLAVOURS", "PROVIDER"]
 
 FLAVOURS: dict[str, dict[str, bool]] = {
     "torch": {},  # torch's defaults
@@ -33,6 +40,9 @@ FLAVOURS: dict[str, dict[str, bool]] = {
     "torch-foreach": {"foreach": True},
     "torch-fused": {"fused": True},
 }
+# Read from kernels when a kernel is prepared (tests plant wrong values here to see the
+# agreement test catch them).
+LR, MLP_LR, KEEP = kernels.LR, kernels.MLP_LR, kernels.KEEP
 
 
 def _torch() -> Any:
@@ -79,11 +89,9 @@ def _flavour_error(kernel_name: str, implementation: str, device: str) -> str | 
     """Why torch cannot take this optimiser path here (None if it can), from one step on a
     4-element parameter: torch raises at construction (a ``fused`` keyword RMSprop lacks) or
     at the first step (a fused kernel missing for the device or dtype)."""
-    from nnconform.checks.perf.kernels import kernel as lookup
-
     torch = _torch()
     dev = _device(torch, device)
-    cls, options = _optimizer(torch, lookup(kernel_name))
+    cls, options = _optimizer(torch, kernels.kernel(kernel_name))
     flavour = FLAVOURS[implementation]
     probe = torch.nn.Parameter(torch.zeros(4, dtype=torch.float32, device=dev))
     probe.grad = torch.ones_like(probe)
@@ -169,8 +177,8 @@ def _prepare_mlp(torch, dev, data) -> Callable[[], object]:
     first, second = nn.Linear(784, 256, device=dev), nn.Linear(256, 10, device=dev)
     with torch.no_grad():  # the reference's initial weights, not torch's own draw
         for layer, W, b in ((first, "W1", "b1"), (second, "W2", "b2")):
-            layer.weight.copy_(torch.from_numpy(data[W]))
-            layer.bias.copy_(torch.from_numpy(data[b]))
+            layer.weight.copy_(torch.tensor(data[W]))
+            layer.bias.copy_(torch.tensor(data[b]))
     model = nn.Sequential(first, nn.ReLU(), second)
     optimizer = torch.optim.SGD(model.parameters(), lr=MLP_LR)
     x = torch.tensor(data["x"], device=dev)
@@ -187,25 +195,26 @@ def _prepare_mlp(torch, dev, data) -> Callable[[], object]:
     return mlp_step
 
 
-def prepare(
-    kernel: Kernel, implementation: str, size: int, device: str, seed: int
-) -> tuple[Callable[[], object], Callable[[], None]]:
-    """(run, sync) for torch's path, everything on the device; raises Unsupported."""
+def _prepare(kernel: Kernel, implementation: str, size: int, device: str, seed: int) -> Prepared:
+    """torch's path, everything on the device; raises Unsupported."""
     torch = _torch()
     dev = _device(torch, device)
     if implementation not in FLAVOURS:
         raise ValueError(f"unknown torch implementation {implementation!r}: use {list(FLAVOURS)}")
+    if kernel.family != "optimizers" and implementation != "torch":
+        raise Unsupported(f"{implementation} is a torch.optim path: {kernel.name} has only 'torch'")
     data = inputs(kernel.name, size, seed)
     if kernel.family == "optimizers":
         run = _prepare_optimizer(torch, kernel, implementation, dev, data)
-    elif implementation != "torch":
-        raise Unsupported(f"{implementation} is a torch.optim path: {kernel.name} has only 'torch'")
     else:
         run = _prepare_function(torch, kernel, dev, data, seed)
-    return run, _sync(torch, dev)
+    timer = "cuda-events" if dev.type == "cuda" else "wall"
+    return kernels.prepared(
+        kernel, implementation, device, size, run, _sync(torch, dev), timer=timer
+    )
 
 
-def available(kernel: Kernel, device: str) -> tuple[str, ...]:
+def _available(kernel: Kernel, device: str) -> tuple[str, ...]:
     """torch's implementations of ``kernel`` that run on ``device`` here."""
     try:
         torch = _torch()
@@ -215,3 +224,42 @@ def available(kernel: Kernel, device: str) -> tuple[str, ...]:
     if kernel.family != "optimizers":
         return ("torch",)
     return tuple(f for f in FLAVOURS if _flavour_error(kernel.name, f, device) is None)
+
+
+# Peak memory while running, in units of the kernel's float32 inputs (Kernel.input_bytes),
+# measured as provider_adapter's are and rounded up by a quarter: the shared draw of the
+# inputs (1), torch's copies (1), its state and outputs, and autograd's saved tensors.
+_PEAK_FACTOR = {
+    "adam": 5.0,  # measured 4.0: θ, g and the draw; m and v
+    "sgd_momentum": 3.5,  # 2.5
+    "rmsprop": 4.0,  # 3.0
+    "adagrad": 4.0,  # 3.0
+    "normalization": 4.0,  # 3.0
+    "cross_entropy": 6.5,  # 5.0
+    "gelu": 4.0,  # 3.0
+    "softmax": 4.0,  # 3.0
+    "dropout": 5.0,  # 4.0: x, y and the mask
+    "conv2d": 6.0,  # 4.7
+    "mlp_step": 5.0,  # 4.0
+}
+_OVERHEAD = 128 * 2**20  # torch's own allocations: thread pools, kernels, the caching allocator
+
+
+def _peak_bytes(kernel: Kernel, implementation: str, size: int) -> int:
+    factor = _PEAK_FACTOR.get(kernel.name, _PEAK_FACTOR.get(kernel.family, 4.0))
+    return int(factor * kernel.input_bytes(size)) + _OVERHEAD
+
+
+if importlib.util.find_spec("torch") is None:
+    PROVIDER = kernels.missing(
+        "torch", "torch is not installed: torch's paths are not benchmarked", order=10
+    )
+else:
+    PROVIDER = Provider(
+        name="torch",
+        implementations=tuple(FLAVOURS),
+        available=_available,
+        prepare=_prepare,
+        peak_bytes=_peak_bytes,
+        order=10,
+    )
