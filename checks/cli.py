@@ -69,6 +69,8 @@ def _check(args: argparse.Namespace) -> int:
         argv += [f"--nnconform-json={args.json}"]
     if args.allow_empty:
         argv += ["--allow-empty"]
+    if args.no_shrink:
+        argv += ["--no-shrink"]
     with whole_file(args.junit_xml) as junit:
         if junit:
             # xunit1 keeps each test case's properties: its nnconform status and variant
@@ -140,5 +142,11 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         "--allow-empty",
         action="store_true",
         help="exit 0 when every selected check is unsupported (default: exit 2, checked nothing)",
+    )
+    check.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="report the first failing example as found, not shrunk to a minimal one (faster "
+        "failures, larger counterexamples)",
     )
     check.set_defaults(run=_check)

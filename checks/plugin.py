@@ -1,7 +1,8 @@
 """The pytest plugin of the conformance suite (registered through the ``pytest11`` entry point).
 
     pytest --pyargs nnconform.checks --target torch [--device cuda] [--profile ci] [--xfails FILE]
-           [--strict-variants] [--nnconform-json PATH] [--check-timeout SECONDS] [--allow-empty]
+           [--strict-variants] [--nnconform-json PATH] [--check-timeout SECONDS] [--no-shrink]
+           [--allow-empty]
 
 It chooses the target, loads the Hypothesis profile, marks expected failures, sets the per-call
 time limit, turns each check's outcome into a verdict record, prints one row per catalogue id
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Unsatisfiable
 
@@ -82,6 +83,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--nnconform-json", default=None, help="write the verdicts as JSON here")
     group.addoption(
         "--check-timeout", type=float, default=None, help="time limit per call, in seconds"
+    )
+    group.addoption(
+        "--no-shrink",
+        action="store_true",
+        help="report failing examples as found, without Hypothesis's shrink phase",
     )
     group.addoption(
         "--allow-empty",
@@ -169,7 +175,13 @@ class Session:
 
             core.global_force_seed = seed
         self.seed = seed
-        settings.load_profile(f"nnconform-{self.profile}")
+        profile = f"nnconform-{self.profile}"
+        if option.no_shrink:  # every phase but shrinking: a failure costs its examples only
+            phases = tuple(p for p in Phase if p is not Phase.shrink)
+            settings.register_profile(f"{profile}-unshrunk", settings.get_profile(profile),
+                                      phases=phases)  # fmt: skip
+            profile += "-unshrunk"
+        settings.load_profile(profile)
         SETTINGS.strict = option.strict_variants
         try:
             self.xfails = read_xfails(option.xfails) if option.xfails else []
@@ -325,8 +337,8 @@ def _unsupported_by_parts(report: pytest.TestReport, call: pytest.CallInfo, reco
     None field), or rejected every example with NotImplementedError (Hypothesis then gives up
     with Unsatisfiable), is skipped as unsupported: in the record, and for pytest, so that the
     terminal, JUnit and the exit status agree."""
-    if report.when != "call" or hasattr(report, "wasxfail"):
-        return
+    if report.when != "call" or report.skipped or hasattr(report, "wasxfail"):
+        return  # skipped already carries its reason
     error = call.excinfo.value if call.excinfo else None
     if report.failed and not (isinstance(error, Unsatisfiable) and record.unsupported_examples):
         return

@@ -3,7 +3,15 @@ class proportions, the bootstrap draws with replacement and leaves about 1/e out
 epoch is ⌈N/m⌉ minibatches that visit every example once.
 
 These are properties of index sets, which hold for any random generator; only the
-deterministic forms (no generator) are compared with the oracle.
+deterministic forms (no generator) are compared with the oracle. Beside them, every random
+split, resample and shuffle is checked to be drawn afresh on each call, from the generator
+given (``nnconform.checks.statistics.assert_drawn_afresh``): a split or sample reused on the
+next call, or drawn from a fixed seed or the global random state, fails.
+
+Drawn as values (Hypothesis shrinks them): sizes (n, k, N, m, class counts, repeats) and the
+choice between a generator and none. From a seed (a numpy generator whose seed Hypothesis
+draws): the order of the labels given to holdout, and every generator handed to the target
+(its draws are the split under check; the statistical checks need many of them).
 """
 
 from __future__ import annotations
@@ -14,7 +22,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nnconform.checks.assertions import Call, assert_close, call, fail
-from nnconform.checks.statistics import mcdiarmid_deviation, statistical
+from nnconform.checks.statistics import (
+    ALPHA,
+    Agreement,
+    assert_at_chance,
+    assert_drawn_afresh,
+    hypergeometric_overlap,
+    mcdiarmid_deviation,
+    multiset_overlap,
+    statistical,
+)
 from nnconform.checks.strategies import SEEDS
 from nnconform.checks.tolerances import EXACT
 from nnconform.reference import evaluation as oracle
@@ -111,6 +128,57 @@ def test_k_fold_without_a_generator_matches_the_oracle(target, nk):
         )
 
 
+def _labels_of(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """label[i] = j for the example i in part j (the parts a partition of range(n))."""
+    labels = np.empty(n, dtype=np.int64)
+    for j, part in enumerate(parts):
+        labels[part] = j
+    return labels
+
+
+def _part_overlaps(a: np.ndarray, b: np.ndarray, parts: str) -> list[Agreement]:
+    """Part 0 of one partition (labels ``a``) against each part j of another (labels ``b``):
+    for independent uniform shuffles, |A₀ ∩ B_j| is Hypergeometric(n, |A₀|, |B_j|), exact.
+    The k comparisons share one false-alarm rate ALPHA (ALPHA/k each: a union bound)."""
+    first = a == 0
+    k = int(b.max()) + 1
+    return [
+        hypergeometric_overlap(
+            [(a.size, int(first.sum()), int(np.sum(b == j)))],
+            int(np.sum(first & (b == j))),
+            alpha=ALPHA / k,
+        )._replace(what=f"the examples {parts} 0 of one shares with {parts} {j} of the other")
+        for j in range(k)
+    ]
+
+
+@pytest.mark.algorithm("k_fold")
+@statistical
+@given(n=st.integers(60, 100), k=st.integers(2, 5), seed=SEEDS)
+def test_k_fold_shuffles_afresh_on_each_call_from_the_generator_given(target, n, k, seed):
+    # ``assert_drawn_afresh``: a fresh generator of the same seed replays the folds exactly;
+    # two successive calls, and generators of two seeds, give test folds that overlap as
+    # independent shuffles do: test fold 0 of one against each test fold of the other, within
+    # exact hypergeometric bounds. Two statistical comparisons at 1e-7 (each a union of k at
+    # 1e-7/k), 3 examples: false alarm ≤ 6e-7 per check. Power: a shuffle reused, or drawn
+    # from a fixed seed, gives some fold an overlap of all its ≥ 12 examples, at least 2
+    # beyond the bound for every n and k drawn (10 of 12 at n = 60, k = 5): always caught; a
+    # shuffle from the global random state cannot be replayed: always caught.
+    def draw(rng):
+        splits, c = call(target, "k_fold", n, k, rng)
+        if len(splits) != k:
+            fail(f"k_fold({n}, {k}) returned {len(splits)} folds, but should return k = {k}", c)
+        tests = [
+            _indices(t, f"k_fold({n}, {k}) test fold {i}", c) for i, (_, t) in enumerate(splits)
+        ]
+        _assert_partition(tests, n, f"k_fold({n}, {k}) test folds", c)
+        return _labels_of(tests, n), c
+
+    assert_drawn_afresh(
+        draw, seed, lambda a, b: _part_overlaps(a, b, "test fold"), what=f"k_fold({n}, {k}, rng)"
+    )
+
+
 # --- holdout ------------------------------------------------------------------------------
 
 
@@ -163,6 +231,64 @@ def test_repeated_holdout_gives_that_many_stratified_splits(target, y, repeats, 
         _assert_stratified(split, y, 0.75, f"repeated_holdout split {i}", c)
 
 
+def _test_overlap(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> Agreement:
+    """The test examples two stratified splits share (``a``, ``b``: 0/1 test indicators): in
+    each class the test sets are independent uniform subsets of their sizes, so the overlap is
+    a sum of independent hypergeometric counts, one per class (exact)."""
+    groups = [
+        (int(np.sum(y == c)), int(a[y == c].sum()), int(b[y == c].sum())) for c in np.unique(y)
+    ]
+    return hypergeometric_overlap(groups, int(np.sum(a & b)))._replace(
+        what="the test examples two splits share"
+    )
+
+
+@pytest.mark.algorithm("holdout")
+@pytest.mark.parametrize("function", ["holdout", "repeated_holdout"])
+@statistical
+@given(counts=st.tuples(st.integers(40, 60), st.integers(40, 60)), seed=SEEDS)
+def test_holdout_splits_are_drawn_afresh_on_each_call_and_each_repeat(
+    target, function, counts, seed
+):
+    # Two classes of 40 to 60 labels. ``assert_drawn_afresh`` (a fresh generator of the same
+    # seed replays the split exactly; successive calls, and generators of two seeds, give
+    # test sets that share examples as independent stratified splits do, within the exact
+    # bounds of ``_test_overlap``), and, for repeated_holdout, its two repeats against each
+    # other likewise. At most three statistical comparisons at 1e-7, 3 examples: false alarm
+    # ≤ 9e-7 per check. Power: a reused split shares its whole test set (≥ 20 examples) with
+    # itself, at least 6 beyond the bound for every pair of class sizes drawn (14 of 20 at
+    # 40 + 40; about 5 shared by chance): always caught.
+    y = np.random.default_rng(seed).permutation(np.repeat([0, 1], counts))
+    repeats = 2 if function == "repeated_holdout" else 1
+    options = {"repeats": repeats} if repeats > 1 else {}
+    what = (
+        f"{function}(y of {counts[0]} + {counts[1]} labels{', repeats=2' if repeats > 1 else ''})"
+    )
+
+    def draw(rng):
+        out, c = call(target, function, y, rng, **options)
+        splits = out if repeats > 1 else [out]
+        if len(splits) != repeats:
+            fail(f"{what} returned {len(splits)} splits, but should return {repeats}", c)
+        tests = np.zeros((repeats, y.size), dtype=np.int8)  # (repeat, example): 1 = test
+        for r, (train, test) in enumerate(splits):
+            train = _indices(train, f"{what} training set {r}", c)
+            test = _indices(test, f"{what} test set {r}", c)
+            _assert_partition([train, test], y.size, f"{what}: training and test", c)
+            tests[r, test] = 1
+        return tests, c
+
+    tests, c = assert_drawn_afresh(draw, seed, lambda a, b: _test_overlap(y, a[0], b[0]), what=what)
+    if repeats > 1:
+        assert_at_chance(
+            _test_overlap(y, tests[0], tests[1]),
+            what=f"{what}: repeats 1 and 2 of one call",
+            call=c,
+            identical=np.array_equal(tests[0], tests[1]),
+            cause="one split repeated, so the results averaged over the repeats are one result",
+        )
+
+
 # --- bootstrap ----------------------------------------------------------------------------
 
 
@@ -211,6 +337,28 @@ def test_bootstrap_leaves_a_share_of_about_1_over_e_out_of_bag(target, seed):
     )
 
 
+@pytest.mark.algorithm("bootstrap")
+@statistical
+@given(n=st.integers(200, 400), seed=SEEDS)
+def test_bootstrap_samples_are_drawn_afresh_on_each_call_from_the_generator_given(target, n, seed):
+    # ``assert_drawn_afresh``: a fresh generator of the same seed replays the sample exactly;
+    # two successive calls, and generators of two seeds, give samples that share about
+    # 0.48·n examples (the multiset intersection), within McDiarmid's bound (≤ 0.29·n; see
+    # ``multiset_overlap``). Two statistical comparisons at 1e-7, 3 examples: false alarm
+    # ≤ 6e-7 per check. Power: a reused sample, or one from a fixed seed, shares all n:
+    # always caught; one drawn from the global random state cannot be replayed: always.
+    def draw(rng):
+        out, c = call(target, "bootstrap", n, rng)
+        sample = _indices(out[0], f"bootstrap({n}) sample", c)
+        if sample.size != n or sample.min() < 0 or sample.max() >= n:
+            fail(f"bootstrap({n}) sample should be n = {n} indices in 0..{n - 1}", c)
+        return sample, c
+
+    assert_drawn_afresh(
+        draw, seed, lambda a, b: multiset_overlap(a, b, n), what=f"bootstrap({n}, rng)"
+    )
+
+
 # --- epochs -------------------------------------------------------------------------------
 
 
@@ -249,3 +397,43 @@ def test_minibatches_visit_every_example_once_per_epoch(target, N, m, seed):
         assert_close(
             np.concatenate(batches), np.arange(N), what="minibatches in order", call=c, tol=EXACT
         )
+
+
+@pytest.mark.algorithm("epochs")
+@statistical
+@given(N=st.integers(60, 100), parts=st.integers(2, 5), seed=SEEDS)
+def test_minibatches_are_shuffled_afresh_on_each_call_from_the_generator_given(
+    target, N, parts, seed
+):
+    # One call is one epoch: each epoch must reshuffle. ``assert_drawn_afresh``: a fresh
+    # generator of the same seed replays the epoch exactly; two successive epochs, and
+    # generators of two seeds, give batches that overlap as independent shuffles do: batch
+    # 0 of one against each batch of the other, within exact hypergeometric bounds. Two
+    # statistical comparisons at 1e-7 (each a union over the batches), 3 examples: false
+    # alarm ≤ 6e-7 per check. Power: an order shuffled once and reused for every epoch, or
+    # drawn from a fixed seed, puts all m ≥ 12 examples of batch 0 into one batch again, at
+    # least 2 beyond the bound for every N and m drawn (10 of 12 at N = 60, m = 12): always
+    # caught.
+    m = N // parts
+
+    def draw(rng):
+        batches, c = call(target, "minibatches", N, m, rng)
+        batches = [
+            _indices(b, f"minibatches({N}, {m}) batch {i}", c) for i, b in enumerate(batches)
+        ]
+        sizes = [b.size for b in batches]
+        count = -(-N // m)
+        if sizes != [m] * (count - 1) + [N - m * (count - 1)]:
+            fail(f"minibatches({N}, {m}) batch sizes {sizes}: all m but a smaller last one", c)
+        _assert_partition(batches, N, f"minibatches({N}, {m})", c)
+        return np.concatenate(batches), c  # the visiting order
+
+    def labels(order: np.ndarray) -> np.ndarray:
+        return _labels_of(np.split(order, range(m, N, m)), N)
+
+    assert_drawn_afresh(
+        draw,
+        seed,
+        lambda a, b: _part_overlaps(labels(a), labels(b), "batch"),
+        what=f"minibatches({N}, {m}, rng)",
+    )

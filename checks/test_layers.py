@@ -1,7 +1,16 @@
 """Layers and back-propagation (catalogue section 7): every forward against the oracle, every
 backward against the oracle and against central differences of the target's own forward, with
-strides, padding and dilation drawn; max-pool inputs without ties; initialisation variances
-checked statistically (``nnconform.checks.statistics``).
+strides, padding and dilation drawn; max-pool on inputs with exact ties, forward and backward,
+in each tie rule; initialisation variances and distributions checked statistically
+(``nnconform.checks.statistics``), in each documented distribution.
+
+Drawn as values (Hypothesis shrinks them): shapes, geometry (kernel, stride, padding,
+dilation), the inputs, weights and upstream gradients of every layer, and the tied max-pool
+inputs, from {0, 1, 2} so that windows hold exact ties (they shrink towards all zeros, one big
+tie). From a seed (a numpy generator whose seed Hypothesis draws): the distinct max-pool
+inputs of the finite-difference check (a permutation: no ties, so the arg-max stays put under
+a step), the directions of finite differences, and the generator handed to an initialiser
+(its thousands of draws are the statistic, not a counterexample to shrink).
 """
 
 from __future__ import annotations
@@ -10,8 +19,9 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import stats
 
 from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
@@ -23,7 +33,7 @@ from nnconform.checks.statistics import (
     chi2_mean_tolerance,
     statistical,
 )
-from nnconform.checks.strategies import SEEDS, arrays
+from nnconform.checks.strategies import SEEDS, arrays, modes
 from nnconform.checks.tolerances import Tolerance
 from nnconform.reference import layers as oracle
 
@@ -265,6 +275,111 @@ def test_pool_backward_matches_the_oracle_and_finite_differences(target, algorit
         )
 
 
+# --- max-pool on ties ---------------------------------------------------------------------
+
+TIE_VALUES = st.sampled_from([0.0, 1.0, 2.0])  # shrinks to 0.0: every window one tie
+
+
+@st.composite
+def _tied_pool_inputs(draw, *, tiled: bool, dtype: str = FLOAT64):
+    """Integer-valued inputs (exact ties in every dtype) and windows of at least 2 entries.
+    ``tiled``: stride = kernel and no dilation, so the windows do not overlap and each one's
+    gradient can be summed apart; else the geometry of ``_geometry``, dilation included."""
+    (kh, kw), (H, W), options = draw(_geometry(max_kernel=3, pool=True, dilation=not tiled))
+    assume(kh * kw >= 2)  # a 1×1 window holds no tie
+    if tiled:
+        options["stride"] = _pair_or_int(kh, kw)  # windows side by side
+    if draw(st.booleans(), label="default stride"):
+        del options["stride"]  # the stride defaults to the kernel size
+    n, channels = draw(st.integers(1, 2), label="N"), draw(st.integers(1, 2), label="C")
+    x = draw(hnp.arrays(np.float64, (n, channels, H, W), elements=TIE_VALUES), label="x")
+    options = {"kernel_size": _pair_or_int(kh, kw), **options}
+    y_shape = oracle.max_pool(x, **options).shape
+    # dy > 0: a gradient sent twice never cancels out
+    dy = draw(arrays(y_shape, low=0.5, high=2.0, dtype=dtype), label="dy")
+    return x.astype(dtype), dy, options
+
+
+def _tiles(a: np.ndarray, kernel: tuple[int, int], padding: tuple[int, int], fill: float):
+    """(N, C, H_out, W_out, kH·kW): the entries of each window when the windows tile the
+    padded input (stride = kernel, no dilation), padding with ``fill``."""
+    (kh, kw), (ph, pw) = kernel, padding
+    a = np.pad(a, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    ho, wo = a.shape[2] // kh, a.shape[3] // kw  # floor((H + 2p − k)/k) + 1
+    a = a[:, :, : ho * kh, : wo * kw].reshape(*a.shape[:2], ho, kh, wo, kw)
+    return a.transpose(0, 1, 2, 4, 3, 5).reshape(*a.shape[:2], ho, wo, kh * kw)
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+@pytest.mark.algorithm("max_pool")
+@given(data=st.data())
+def test_max_pool_backward_conserves_the_gradient_of_each_window_on_ties(target, data):
+    # Σ_window dx = dy whatever the tie rule (first, split): a subgradient of max is a convex
+    # combination of the tied entries' unit vectors. Non-overlapping windows, so each sum is
+    # read apart; a rule that sends dy whole to each of t tied maxima gives t·dy.
+    x, dy, options = data.draw(_tied_pool_inputs(tiled=True))
+    dx, c = call(target, "max_pool_backward", x, dy, **options)
+    what = f"max_pool_backward(x, dy, {options}) on tied inputs"
+    dx = np.asarray(dx, dtype=np.float64)
+    if dx.shape != x.shape:
+        fail(f"{what}: out has shape {dx.shape}, but should have shape {x.shape}", c)
+    kernel, padding = _pair(options["kernel_size"]), _pair(options.get("padding", 0))
+    windows = _tiles(x, kernel, padding, -np.inf)
+    ties = np.count_nonzero(windows == windows.max(axis=-1, keepdims=True), axis=-1)
+    sums = _tiles(dx, kernel, padding, 0.0).sum(axis=-1)
+    sent_whole = np.isclose(sums, ties * dy, rtol=1e-12) & (ties > 1)
+    if sent_whole.any():
+        where = tuple(int(i) for i in np.argwhere(sent_whole)[0])
+        fail(
+            f"{what}: the gradient of window {where} sums to {sums[where]!r} over its entries, "
+            f"{ties[where]} times its dy = {dy[where]!r}: dy was sent whole to each of the "
+            f"{ties[where]} tied maxima (Σdx > Σdy); it must go to one of them (ties='first') "
+            "or be split among them (ties='split')",
+            c,
+        )
+    assert_close(sums, dy, what=f"{what}: Σdx over each window against its dy", call=c)
+    assert_close(
+        np.float64(dx.sum()), dy.sum(), what=f"{what}: Σdx against Σdy", call=c, dtype=FLOAT64
+    )
+
+
+@pytest.mark.algorithm("max_pool")
+@given(data=st.data())
+def test_max_pool_on_ties_matches_a_documented_tie_rule(target, dtype, data):
+    # The forward is the maximum whatever the rule; the backward's rule on ties is measured
+    # without the keyword (the target's own default): first (PyTorch) or split.
+    x, dy, options = data.draw(_tied_pool_inputs(tiled=False, dtype=dtype))
+    y, c = call(target, "max_pool", x, **options)
+    expected = oracle.max_pool(x, **options)
+    assert_close(y, expected, what=f"max_pool(x, {options}) on ties", call=c, dtype=dtype)
+    dx, c = call(target, "max_pool_backward", x, dy, **options)
+    expected = {t: oracle.max_pool_backward(x, dy, **options, ties=t) for t in oracle.MAX_POOL_TIES}
+    assert_matches_variant(
+        dx,
+        expected,
+        default="first",
+        what=f"max_pool_backward(x, dy, {options}) on tied inputs",
+        call=c,
+        dtype=dtype,
+    )
+
+
+@pytest.mark.algorithm("max_pool")
+@pytest.mark.parametrize(("keyword", "mode"), modes("max_pool"))
+@given(data=st.data())
+def test_max_pool_on_ties_in_each_mode_matches_the_oracle_in_that_mode(target, keyword, mode, data):
+    x, dy, options = data.draw(_tied_pool_inputs(tiled=False))
+    options = {**options, keyword: mode}
+    y, c = call(target, "max_pool", x, **options)
+    assert_close(y, oracle.max_pool(x, **options), what=f"max_pool(x, {options})", call=c)
+    dx, c = call(target, "max_pool_backward", x, dy, **options)
+    expected = oracle.max_pool_backward(x, dy, **options)
+    assert_close(dx, expected, what=f"max_pool_backward(x, dy, {options}) on ties", call=c)
+
+
 # --- residual -----------------------------------------------------------------------------
 
 
@@ -324,26 +439,11 @@ TAIL = 1.01 * SQRT3  # in standard deviations: the uniform of that variance neve
 NORMAL_TAIL = float(2 * stats.norm.sf(TAIL))  # P(|z| > TAIL) for z ~ N(0, 1): 0.0805
 
 
-@pytest.mark.algorithm("init")
-@pytest.mark.parametrize("function", list(INITS))
-@statistical
-@given(fan_in=st.integers(100, 200), wider=st.booleans(), seed=SEEDS)
-def test_init_draws_zero_mean_weights_of_the_documented_variance(
-    target, function, fan_in, wider, seed
-):
-    # fan_out is twice fan_in or half of it, so that a swapped fan_in/fan_out (He) or a
-    # dropped factor 2 changes the variance by a factor 2. With n = fan_in·fan_out ≥ 5 000
-    # draws, three statistical comparisons, each with false alarm ≤ 1e-7 whichever of the
-    # two documented distributions the target draws from (3 examples: ≤ 9e-7 per check):
-    # 1. mean: within max(normal quantile 5.33σ/√n, Hoeffding for U(−√3σ, √3σ)) of 0;
-    # 2. (1/n)Σw²/σ²: within max(exact chi-square bound, Hoeffding for w² ∈ [0, 3σ²]) of 1,
-    #    0.123 at n = 5 000 down to 0.031 at n = 80 000; power against a variance off by a
-    #    factor 2 (off by ≥ 0.5, the statistic's standard deviation ≤ 0.02): > 0.999 9;
-    # 3. the share of |w| > 1.01·√3σ measures the distribution: 0.0805 for the normal, 0
-    #    for the uniform (exact binomial bound, ≤ 0.022 here): the two never get confused.
+def _init_weights(target, function, fan_in, wider, seed, **mode):
+    """The target's (fan_out, fan_in) weights, fan_out twice fan_in or half of it, and the
+    documented variance σ²."""
     fan_out = 2 * fan_in if wider else fan_in // 2
-    sigma2 = INITS[function](fan_in, fan_out)
-    w, c = call(target, function, fan_in, fan_out, np.random.default_rng(seed))
+    w, c = call(target, function, fan_in, fan_out, np.random.default_rng(seed), **mode)
     w = np.asarray(w, dtype=np.float64)
     if w.shape != (fan_out, fan_in):
         fail(
@@ -351,8 +451,12 @@ def test_init_draws_zero_mean_weights_of_the_documented_variance(
             f"{(fan_out, fan_in)} (out, in)",
             c,
         )
-    n = w.size
-    sigma = np.sqrt(sigma2)
+    return w, INITS[function](fan_in, fan_out), c
+
+
+def _assert_zero_mean_and_the_variance(w, sigma2, function, c) -> None:
+    """Comparisons 1 and 2 of the init checks (see below), each at false alarm ALPHA."""
+    n, sigma = w.size, np.sqrt(sigma2)
     mean_bound = max(
         stats.norm.isf(ALPHA / 2) * sigma / np.sqrt(n),
         bounded_mean_tolerance(n, 2 * SQRT3 * sigma).atol,
@@ -372,12 +476,65 @@ def test_init_draws_zero_mean_weights_of_the_documented_variance(
         call=c,
         tol=Tolerance(rtol=variance_bound, atol=0.0),
     )
-    share = np.count_nonzero(np.abs(w) > TAIL * sigma) / n
+
+
+def _tail_share(w: np.ndarray, sigma2: float) -> np.float64:
+    """The share of weights beyond TAIL standard deviations: 0.0805 normal, 0 uniform."""
+    return np.float64(np.count_nonzero(np.abs(w) > TAIL * np.sqrt(sigma2)) / w.size)
+
+
+@pytest.mark.algorithm("init")
+@pytest.mark.parametrize("function", list(INITS))
+@statistical
+@given(fan_in=st.integers(100, 200), wider=st.booleans(), seed=SEEDS)
+def test_init_draws_zero_mean_weights_of_the_documented_variance(
+    target, function, fan_in, wider, seed
+):
+    # fan_out is twice fan_in or half of it, so that a swapped fan_in/fan_out (He) or a
+    # dropped factor 2 changes the variance by a factor 2. With n = fan_in·fan_out ≥ 5 000
+    # draws, three statistical comparisons, each with false alarm ≤ 1e-7 whichever of the
+    # two documented distributions the target draws from (3 examples: ≤ 9e-7 per check):
+    # 1. mean: within max(normal quantile 5.33σ/√n, Hoeffding for U(−√3σ, √3σ)) of 0;
+    # 2. (1/n)Σw²/σ²: within max(exact chi-square bound, Hoeffding for w² ∈ [0, 3σ²]) of 1,
+    #    0.123 at n = 5 000 down to 0.031 at n = 80 000; power against a variance off by a
+    #    factor 2 (off by ≥ 0.5, the statistic's standard deviation ≤ 0.02): > 0.999 9;
+    # 3. the share of |w| > 1.01·√3σ measures the distribution: 0.0805 for the normal, 0
+    #    for the uniform (exact binomial bound, ≤ 0.022 here): the two never get confused.
+    w, sigma2, c = _init_weights(target, function, fan_in, wider, seed)
+    _assert_zero_mean_and_the_variance(w, sigma2, function, c)
     assert_matches_variant(
-        np.float64(share),
+        _tail_share(w, sigma2),
         {"normal": NORMAL_TAIL, "uniform": 0.0},
         default="normal",
         what=f"the share of {function}'s weights beyond {TAIL:.3f} standard deviations",
         call=c,
-        tol=binomial_fraction_tolerance(n, NORMAL_TAIL),
+        tol=binomial_fraction_tolerance(w.size, NORMAL_TAIL),
+    )
+
+
+TAIL_SHARES = {"normal": NORMAL_TAIL, "uniform": 0.0}  # distribution -> P(|w| > TAIL·σ)
+
+
+@pytest.mark.algorithm("init")
+@pytest.mark.parametrize("function", list(INITS))
+@pytest.mark.parametrize(("keyword", "mode"), modes("init"))
+@statistical
+@given(fan_in=st.integers(100, 200), wider=st.booleans(), seed=SEEDS)
+def test_init_in_each_mode_draws_that_distribution(
+    target, function, keyword, mode, fan_in, wider, seed
+):
+    # The same three comparisons, the third against the mode's own share: the normal's 0.0805
+    # within its exact binomial bound (≤ 0.022), the uniform's 0 within 1/n (a uniform of
+    # variance σ² never exceeds √3σ). False alarm ≤ 9e-7 per check, as above. Power: a
+    # "uniform" that draws a normal (share 0.08 against ≤ 1/n ≤ 2e-4), or a "normal" that
+    # draws a uniform (0 against 0.0805 ± 0.022), is always caught.
+    w, sigma2, c = _init_weights(target, function, fan_in, wider, seed, **{keyword: mode})
+    _assert_zero_mean_and_the_variance(w, sigma2, function, c)
+    assert_close(
+        _tail_share(w, sigma2),
+        TAIL_SHARES[mode],
+        what=f"the share of {function}({keyword}={mode!r})'s weights beyond {TAIL:.3f} "
+        "standard deviations",
+        call=c,
+        tol=binomial_fraction_tolerance(w.size, TAIL_SHARES[mode]),
     )

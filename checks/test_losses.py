@@ -1,11 +1,30 @@
-"""Losses and penalties (catalogue section 2): every forward per dtype and every backward
-against the oracle and central differences of the target's own forward; the documented
-variants (MSE's divisor, L1's reduction, MMD's estimator) measured; binary cross-entropy finite
-at saturated probabilities and at logits of ±1e4; the cross-entropy gradient in closed form;
-the regularised objective; the orthogonality penalty at zero on orthonormal columns."""
+"""Losses and penalties (catalogue section 2): every forward per dtype against the oracle in
+every input regime; every backward at the edge of every regime in every dtype, and against
+the oracle and central differences of the target's own forward; the documented variants
+(MSE's divisor, L1's reduction, MMD's estimator) measured on the default call and checked, in
+every documented mode, forward and backward; the subgradient at L1's kinks; binary
+cross-entropy finite at saturated probabilities and at logits of ±1e4; the cross-entropy
+gradient in closed form; the regularised objective; the orthogonality penalty at zero on
+orthonormal columns.
+
+Drawn as values (Hypothesis draws and shrinks them), from every input regime of the dtype
+(``value_arrays``: moderate values, ±0.0, the exp thresholds ± a little, huge magnitudes,
+subnormals; ``probabilities``: 0, 1, subnormals, 1 − 2^−k), with the regimes' ``edges``
+appended: the predictions and targets of MSE and L1, the probabilities and logits of binary
+cross-entropy, the logits of cross-entropy, the weights of the penalties, in every forward
+and in every mode. Their labels are drawn as values too (hard and soft ones, class indices).
+From a seed (a numpy generator whose seed Hypothesis draws), where structure matters more than
+single values: the moderate, kink-free inputs of the finite-difference checks (a difference
+quotient across a kink or at 1e30 measures nothing), MMD's two samples (shifted normal
+clouds, so that its estimators differ), the orthogonality penalty's matrices, and the
+objective's per-layer weights and per-example gradients.
+Fixed points, checked once: the edges of every regime for each backward in every dtype, and
+the kinks of the subgradient check.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -13,11 +32,19 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
-from nnconform.checks.strategies import SEEDS
-from nnconform.checks.tolerances import tolerance
+from nnconform.checks.strategies import (
+    SEEDS,
+    edges,
+    modes,
+    probabilities,
+    shapes,
+    value_arrays,
+)
+from nnconform.checks.tolerances import TOLERANCES, tolerance
 from nnconform.reference import losses as oracle
 
 UPSTREAM = st.sampled_from([1.0, 0.5, -2.0])  # the scalar dy of a scalar loss
@@ -28,6 +55,9 @@ class Case(NamedTuple):
     args: tuple[Any, ...]  # positional inputs of the forward (and, then dy, of the backward)
     kwargs: dict[str, Any]  # hyper-parameters (never a variant keyword)
     wrt: tuple[int, ...]  # the inputs the backward returns gradients for, in its order
+
+
+# --- moderate inputs from a seed: finite differences, MMD, matrices ----------------------
 
 
 def _shape(data) -> tuple[int, ...]:
@@ -86,54 +116,205 @@ def _matrix(data, rng, dtype) -> Case:
     return Case((rng.uniform(-1.5, 1.5, (m, n)).astype(dtype),), {}, (0,))
 
 
+# --- every input regime, drawn as values -------------------------------------------------
+
+
+# A loss sums over its elements, at most 66 here (8 drawn, then the 29 edges twice; 45 for
+# one input of 4 × 4 drawn and 29 edges): the regimes' huge magnitudes stop where that sum
+# would leave the dtype's range, for a loss that is linear in its inputs (|Σ| ≤ 132·M ≤
+# max/3.9) and for one that is quadratic (Σ ≤ 264·M² ≤ max/3.9). Beyond, the true value
+# overflows too and nothing is left to check but inf = inf.
+def _linear(dtype: str) -> float:
+    return float(np.finfo(dtype).max) / 512
+
+
+def _quadratic(dtype: str) -> float:
+    return float(np.sqrt(np.finfo(dtype).max)) / 32
+
+
+# Each builder draws values from every regime and appends the regimes' edges; given no
+# ``data``, it returns the edges alone, with labels in a fixed cycle (the edge check).
+
+
+def _drawn(data, strategy: st.SearchStrategy, label: str, dtype: str) -> np.ndarray:
+    if data is None:
+        return np.zeros(0, dtype=dtype)
+    return data.draw(strategy, label=label).ravel().astype(dtype)
+
+
+def _flat_values(data, dtype: str, magnitude: float, label: str) -> np.ndarray:
+    x = _drawn(data, value_arrays(dtype, magnitude=magnitude), label, dtype)
+    return np.concatenate([x, edges(dtype, magnitude=magnitude)])
+
+
+# Strategies built once per set of arguments: Hypothesis validates a new strategy object at its
+# first draw, which costs more than the draw itself.
+@functools.cache
+def _soft_labels(shape: tuple[int, ...], values: tuple[float, ...]) -> st.SearchStrategy:
+    return hnp.arrays(np.float64, shape, elements=st.sampled_from(values))
+
+
+@functools.cache
+def _class_labels(n: int, k: int) -> st.SearchStrategy:
+    return hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1))
+
+
+@functools.cache
+def _probability_arrays(dtype: str) -> st.SearchStrategy:
+    return hnp.arrays(np.float64, shapes(max_dims=2, max_side=4), elements=probabilities(dtype))
+
+
+def _labels(data, shape, values: tuple[float, ...], dtype: str) -> np.ndarray:
+    if data is None:
+        return np.resize(np.array(values), shape).astype(dtype)
+    return data.draw(_soft_labels(shape, values), label="y").astype(dtype)
+
+
+PAIRS = st.tuples(st.just(2), st.integers(1, 8))  # [ŷ, y] drawn as one (2, n) array
+
+
+def _pairs(scale: Callable[[str], float]) -> Callable[..., Case]:
+    """ŷ and y from every regime, then each edge e against itself (ŷ = y: L1's kink) and
+    against 0."""
+
+    def build(data, dtype, *, backward=False) -> Case:
+        m, e = scale(dtype), edges(dtype, magnitude=scale(dtype))
+        drawn = _drawn(data, value_arrays(dtype, magnitude=m, shape=PAIRS), "[ŷ, y]", dtype)
+        y_hat, y = np.split(drawn, 2)
+        y_hat, y = np.concatenate([y_hat, e, e]), np.concatenate([y, e, np.zeros_like(e)])
+        return Case((y_hat, y), {}, (0,))
+
+    return build
+
+
+# PyTorch's BCELoss clamps each log at −100 (documented in the oracle): where p < e^−100 the
+# label agrees with p (y = 0), and at p = 1 (1 − p = 0) y = 1, so that no log beyond the
+# clamp counts. Its backward clamps p(1 − p) at 1e-12: there p stays within [2e-12, 1 − 2e-12].
+_LOG_CLAMP = float(np.exp(-100.0))
+
+
+def _probability_values(data, dtype, *, backward=False) -> Case:
+    info = np.finfo(dtype)
+    p = _drawn(data, _probability_arrays(dtype), "p", dtype)
+    below_one = 1.0 - float(info.epsneg)  # the largest value below 1
+    e = [0.0, 1.0, 0.5, float(info.smallest_subnormal), float(info.tiny), info.eps, below_one]
+    p = np.concatenate([p, np.array(e, dtype=dtype)])
+    if backward:  # the derivative does not exist at 0 and 1; see the clamp above
+        upper = np.nextafter(np.asarray(1 - 2e-12, dtype=dtype), np.asarray(0, dtype=dtype))
+        p = np.clip(p, np.asarray(2e-12, dtype=dtype), upper)
+    y = _labels(data, p.shape, (0.0, 1.0, 0.25), dtype)
+    y = np.where(p < _LOG_CLAMP, 0.0, np.where(p == 1, 1.0, y)).astype(dtype)
+    return Case((p, y), {}, (0,))
+
+
+def _logit_values(data, dtype, *, backward=False) -> Case:
+    z = _flat_values(data, dtype, _linear(dtype), "z")
+    return Case((z, _labels(data, z.shape, (0.0, 1.0, 0.25, 0.5), dtype)), {}, (0,))
+
+
+LOGIT_SHAPES = st.tuples(st.integers(1, 3), st.integers(2, 4))  # (rows, K): one object, reused
+
+
+def _class_values(data, dtype, *, backward=False) -> Case:
+    """Logits (rows, K) from every regime, then each edge e as a row [e, 0, …, 0]."""
+    m, e = _linear(dtype), edges(dtype, magnitude=_linear(dtype))
+    if data is None:
+        z = np.zeros((0, 3), dtype=dtype)
+    else:
+        z = data.draw(value_arrays(dtype, magnitude=m, shape=LOGIT_SHAPES), label="z")
+    rows = np.zeros((e.size, z.shape[1]), dtype=dtype)
+    rows[:, 0] = e
+    z = np.concatenate([z, rows])
+    if data is None:
+        return Case((z, np.arange(len(z)) % z.shape[1]), {}, (0,))
+    return Case((z, data.draw(_class_labels(*z.shape), label="y")), {}, (0,))
+
+
+def _penalty_values(scale: Callable[[str], float]) -> Callable[..., Case]:
+    def build(data, dtype, *, backward=False) -> Case:
+        W = _flat_values(data, dtype, scale(dtype), "W")
+        lam = 0.5 if data is None else data.draw(st.sampled_from([0.0, 0.01, 0.5, 3.0]), "lam")
+        return Case((W,), {"lam": lam}, (0,))
+
+    return build
+
+
 class Loss(NamedTuple):
     algorithm: str
-    build: Callable[..., Case]
+    build: Callable[..., Case]  # from a seed: moderate, away from kinks
+    values: Callable[..., Case] | None = None  # every regime, drawn (no data: the edges)
     variant: tuple[str, tuple[str, ...]] | None = None  # (oracle keyword, its values)
+    kinks: Callable[[Case], np.ndarray] | None = None  # where the subgradient is taken
 
 
 LOSSES = {
-    "mse": Loss("mse", _regression, ("variant", oracle.MSE_VARIANTS)),
-    "l1": Loss("l1", _regression, ("reduction", oracle.L1_REDUCTIONS)),
-    "binary_cross_entropy": Loss("binary_cross_entropy", _probabilities),
-    "binary_cross_entropy_with_logits": Loss("binary_cross_entropy", _logits),
-    "cross_entropy": Loss("cross_entropy", _classes),
-    "l2_penalty": Loss("l2_penalty", _penalty),
-    "l1_penalty": Loss("l1_penalty", _penalty),
-    "mmd": Loss("mmd", _samples, ("estimator", oracle.MMD_ESTIMATORS)),
+    "mse": Loss("mse", _regression, _pairs(_quadratic), ("variant", oracle.MSE_VARIANTS)),
+    "l1": Loss("l1", _regression, _pairs(_linear), ("reduction", oracle.L1_REDUCTIONS),
+               kinks=lambda case: case.args[0] == case.args[1]),
+    "binary_cross_entropy": Loss("binary_cross_entropy", _probabilities, _probability_values),
+    "binary_cross_entropy_with_logits": Loss("binary_cross_entropy", _logits, _logit_values),
+    "cross_entropy": Loss("cross_entropy", _classes, _class_values),
+    "l2_penalty": Loss("l2_penalty", _penalty, _penalty_values(_quadratic)),
+    "l1_penalty": Loss("l1_penalty", _penalty, _penalty_values(_linear),
+                       kinks=lambda case: case.args[0] == 0),
+    "mmd": Loss("mmd", _samples, variant=("estimator", oracle.MMD_ESTIMATORS)),
     "orthogonal_penalty": Loss("orthogonal_penalty", _matrix),
-}
+}  # fmt: skip
 PARAMS = [pytest.param(loss.algorithm, name, id=name) for name, loss in LOSSES.items()]
 
 
-def _compare(out, fn: Callable, case: Case, loss: Loss, *, what: str, c, **how) -> None:
-    """The target's output against the oracle's: under every variant where there are some."""
+def _inputs(loss: Loss, data, seed: int, dtype: str, *, backward: bool = False) -> Case:
+    """Values from every regime where the loss has them, else (MMD, matrices) from the seed."""
+    if loss.values is not None:
+        return loss.values(data, dtype, backward=backward)
+    return loss.build(data, np.random.default_rng(seed), dtype)
+
+
+def _smooth(loss: Loss, case: Case) -> np.ndarray | None:
+    """Where the (flat) gradient is a derivative: not at a kink, the subgradient check's."""
+    return None if loss.kinks is None else ~np.ravel(loss.kinks(case))
+
+
+def _compare(out, fn: Callable, case: Case, loss: Loss, *, what: str, c, mask=None, **how):
+    """The target's output against the oracle's, where ``mask`` holds: under every variant
+    where there are some (the default call, whose variant is measured)."""
+
+    def oracle_output(**variant):
+        expected = np.asarray(fn(*case.args, **case.kwargs, **variant), dtype=np.float64)
+        return expected if mask is None else expected[mask]
+
+    out = out if mask is None or np.shape(out) != mask.shape else np.asarray(out)[mask]
     if loss.variant is None:
-        assert_close(out, fn(*case.args, **case.kwargs), what=what, call=c, **how)
+        assert_close(out, oracle_output(), what=what, call=c, **how)
         return
     keyword, values = loss.variant
-    expected = {v: fn(*case.args, **case.kwargs, **{keyword: v}) for v in values}
+    expected = {v: oracle_output(**{keyword: v}) for v in values}
     assert_matches_variant(out, expected, default=values[0], what=what, call=c, **how)
 
 
 @pytest.mark.parametrize(("algorithm", "function"), PARAMS)
 @given(data=st.data(), seed=SEEDS)
 def test_loss_forward_matches_the_oracle(target, dtype, algorithm, function, data, seed):
+    # in every input regime: finite wherever the true loss is, exact at large logits
     loss = LOSSES[function]
-    case = loss.build(data, np.random.default_rng(seed), dtype)
+    case = _inputs(loss, data, seed, dtype)
     out, c = call(target, function, *case.args, **case.kwargs)
     # a loss is a scalar: its dtype is not enforced (many targets return a Python float)
     _compare(out, getattr(oracle, function), case, loss, what=f"{function}(...)", c=c,
              tol=tolerance(dtype))  # fmt: skip
 
 
-def _flat(grads: Any, case: Case, what: str, c) -> np.ndarray:
-    """The gradient(s) a backward returns, checked for shape, as one flat vector."""
+def _flat(grads: Any, case: Case, what: str, c, dtype: str | None = None) -> np.ndarray:
+    """The gradient(s) a backward returns, checked for shape (and ``dtype``), as one flat
+    float64 vector."""
     grads = list(grads) if isinstance(grads, tuple | list) else [grads]
     if len(grads) != len(case.wrt):
         fail(f"{what}: returned {len(grads)} gradients, but should return {len(case.wrt)}", c)
     flat = []
     for grad, index in zip(grads, case.wrt, strict=True):
+        if dtype is not None and np.asarray(grad).dtype != np.dtype(dtype):
+            fail(f"{what}: gradient of input {index} has dtype {np.asarray(grad).dtype}, but "
+                 f"should have dtype {dtype}", c)  # fmt: skip
         grad, shape = np.asarray(grad, dtype=np.float64), np.shape(case.args[index])
         if grad.shape != shape:
             fail(f"{what}: gradient of input {index} has shape {grad.shape}, but should have "
@@ -142,21 +323,29 @@ def _flat(grads: Any, case: Case, what: str, c) -> np.ndarray:
     return np.concatenate(flat)
 
 
+def _oracle_backward(function: str, case: Case, dy: float, **mode) -> Callable[..., np.ndarray]:
+    backward = getattr(oracle, f"{function}_backward")
+
+    def flat(*args, **kwargs):
+        return _flat(backward(*args, dy, **kwargs, **mode), case, f"{function}_backward", None)
+
+    return flat
+
+
 @pytest.mark.parametrize(("algorithm", "function"), PARAMS)
 @given(data=st.data(), seed=SEEDS, dy=UPSTREAM)
 def test_loss_backward_matches_the_oracle_and_finite_differences(
     target, algorithm, function, data, seed, dy
 ):
+    # moderate inputs away from the kinks, in float64: against the oracle and central
+    # differences of the target's own forward (the regimes: the edge check below)
     loss = LOSSES[function]
-    case = loss.build(data, np.random.default_rng(seed), F64)
     backward = f"{function}_backward"
+    case = loss.build(data, np.random.default_rng(seed), F64)
     grads, c = call(target, backward, *case.args, dy, **case.kwargs)
     flat = _flat(grads, case, backward, c)
-
-    def oracle_backward(*args, **kwargs):
-        return _flat(getattr(oracle, backward)(*args, dy, **kwargs), case, backward, None)
-
-    _compare(flat, oracle_backward, case, loss, what=f"{backward}(..., dy={dy})", c=c, dtype=F64)
+    _compare(flat, _oracle_backward(function, case, dy), case, loss,
+             what=f"{backward}(..., dy={dy})", c=c, dtype=F64)  # fmt: skip
     forward = target.get(function)
     if forward is not None:
         grads = list(grads) if isinstance(grads, tuple | list) else [grads]
@@ -164,6 +353,103 @@ def test_loss_backward_matches_the_oracle_and_finite_differences(
             lambda *args: forward(*args, **case.kwargs), list(case.args), np.float64(dy), grads,
             list(case.wrt), seed=seed, what=backward, call=c,
         )  # fmt: skip
+
+
+EDGED = [pytest.param(loss.algorithm, name, id=name) for name, loss in LOSSES.items()
+         if loss.values is not None]  # fmt: skip
+
+
+@pytest.mark.parametrize(("algorithm", "function"), EDGED)
+def test_loss_forward_and_backward_are_right_at_the_edge_of_every_regime(
+    target, dtype, algorithm, function
+):
+    # Fixed points, the same for every example, so checked once: ±0.0, each exp threshold
+    # and 0.5 either side, ±1e4, huge values, the smallest subnormal and normal (and 0, 1,
+    # 1 − ε for probabilities; each edge against itself and 0 for ŷ, y). The forward in the
+    # default call (its variant measured); the backward finite wherever the derivative is,
+    # and at a kink the subgradient check decides.
+    loss = LOSSES[function]
+    case = loss.values(None, dtype)
+    out, c = call(target, function, *case.args, **case.kwargs)
+    _compare(out, getattr(oracle, function), case, loss, what=f"{function}(...) in {dtype}",
+             c=c, tol=tolerance(dtype))  # fmt: skip
+    backward = f"{function}_backward"
+    case = loss.values(None, dtype, backward=True)
+    for dy in (1.0, -2.5):
+        grads, c = call(target, backward, *case.args, dy, **case.kwargs)
+        flat = _flat(grads, case, backward, c, dtype)
+        _compare(flat, _oracle_backward(function, case, dy), case, loss, c=c,
+                 mask=_smooth(loss, case), what=f"{backward}(..., dy={dy}) in {dtype}",
+                 tol=tolerance(dtype))  # fmt: skip
+
+
+# --- every documented mode --------------------------------------------------------------
+
+
+def _widest(target) -> str:
+    """The widest floating dtype the target declares (float64, for the reference and torch):
+    a mode is checked in it, the dtypes being covered by the call without a mode."""
+    return max((d for d in target.dtypes if d in TOLERANCES), key=lambda d: np.dtype(d).itemsize)
+
+
+MODED = [
+    pytest.param(algorithm, keyword, mode, id=f"{algorithm}-{keyword}={mode}")
+    for algorithm in ("mse", "l1", "mmd")
+    for keyword, mode in modes(algorithm)
+]
+
+
+@pytest.mark.parametrize(("algorithm", "keyword", "mode"), MODED)
+@given(data=st.data(), seed=SEEDS, dy=UPSTREAM)
+def test_loss_matches_the_oracle_in_every_documented_mode(
+    target, algorithm, keyword, mode, data, seed, dy
+):
+    # the target called with the mode keyword (mse(..., variant="sum")), forward and backward,
+    # in every input regime of its widest dtype, against the oracle in the same mode; a target
+    # without that mode is unsupported in it (the call without the keyword is measured, in
+    # every dtype, above)
+    loss, how = LOSSES[algorithm], {keyword: mode}
+    dtype = _widest(target)
+    case = _inputs(loss, data, seed, dtype, backward=True)
+    shown = f"{keyword}={mode!r}) in {dtype}"
+    out, c = call(target, algorithm, *case.args, **case.kwargs, **how)
+    expected = getattr(oracle, algorithm)(*case.args, **case.kwargs, **how)
+    assert_close(out, expected, what=f"{algorithm}(..., {shown}", call=c, tol=tolerance(dtype))
+    backward = f"{algorithm}_backward"
+    grads, c = call(target, backward, *case.args, dy, **case.kwargs, **how)
+    flat = _flat(grads, case, backward, c, dtype)
+    expected = _oracle_backward(algorithm, case, dy, **how)(*case.args, **case.kwargs)
+    mask = _smooth(loss, case)
+    if mask is not None and flat.shape == mask.shape:  # at a kink, the subgradient check's
+        flat, expected = flat[mask], expected[mask]
+    assert_close(flat, expected, what=f"{backward}(..., dy={dy}, {shown}", call=c,
+                 tol=tolerance(dtype))  # fmt: skip
+
+
+# --- the subgradient at a kink ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["l1", "l1_penalty"])
+def test_loss_backward_takes_the_documented_subgradient_at_each_kink(target, dtype, algorithm):
+    # |ŷ − y| at ŷ = y and |W| at W = 0 (and −0.0): the subgradient sign(0) = 0, as the
+    # oracle and PyTorch take it; never NaN (a sign computed as x/|x|) nor ±1
+    if algorithm == "l1":
+        args = (
+            np.array([0.0, -0.0, 1.5, -2.0, 3.0], dtype=dtype),
+            np.array([0.0, 0.0, 1.5, -2.0, 1.0], dtype=dtype),
+        )  # four ties, one not
+        kwargs = {}
+    else:
+        args, kwargs = (np.array([0.0, -0.0, 1.0, -2.0], dtype=dtype),), {"lam": 0.5}
+    out, c = call(target, algorithm, *args, **kwargs)
+    assert_close(out, getattr(oracle, algorithm)(*args, **kwargs), what=f"{algorithm} at its kinks",
+                 call=c, tol=tolerance(dtype))  # fmt: skip
+    backward = f"{algorithm}_backward"
+    for dy in (1.0, -2.5):
+        grad, c = call(target, backward, *args, dy, **kwargs)
+        assert_close(grad, getattr(oracle, backward)(*args, dy, **kwargs),
+                     what=f"{backward}(..., dy={dy}) at its kinks: sign(0) = 0", call=c,
+                     dtype=dtype)  # fmt: skip
 
 
 # --- binary cross-entropy at the edges --------------------------------------------------

@@ -3,9 +3,14 @@ invariants, running statistics and awkward batches; group, feature, weight and s
 normalisation and singular value bounding against the oracle, finite differences and
 numpy.linalg.svd.
 
-Inputs come from a seeded numpy generator (the seed drawn by Hypothesis) rather than from
-element-wise strategies: a batch whose values Hypothesis shrinks to all-equal has no variance,
-which the checks of a constant channel cover on purpose, not by accident.
+Every documented mode (each ``running_var_estimator``) is a parameter of its check, passed
+as a keyword against the oracle in the same mode; the calls without it measure which estimator
+the target is by default. Drawn as values (Hypothesis shrinks them): shapes, ε, the
+running-average weight p, the number of running-statistics steps, scale factors. Drawn from a
+seed (a numpy generator; Hypothesis draws the seed): the arrays (x, γ, β, dy, running
+statistics, weights), rather than from element-wise strategies: a batch whose values
+Hypothesis shrinks to all-equal has no variance, which the checks of a constant channel cover
+on purpose, not by accident.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from hypothesis import strategies as st
 
 from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
-from nnconform.checks.strategies import SEEDS
+from nnconform.checks.strategies import SEEDS, modes
 from nnconform.checks.tolerances import Tolerance, tolerance
 from nnconform.reference import normalization as oracle
 
@@ -218,16 +223,21 @@ def test_batch_norm_output_is_invariant_to_an_affine_change_of_the_input(target,
                  call=c_plain, tol=tol)  # fmt: skip
 
 
-@pytest.mark.algorithm("batch_norm")
-@given(data=st.data(), seed=SEEDS, steps=st.integers(1, 3))
-def test_batch_norm_running_statistics_follow_a_documented_estimator(target, data, seed, steps):
-    # small batches (m = N ∈ 2..4, no positions) make the unbiased m/(m − 1) visible, and
-    # p < 1 lets each batch reach the running values
+def _running_inputs(data, seed: int, steps: int):
+    """Small batches (m = N ∈ 2..4, no positions), which make the unbiased m/(m − 1) visible,
+    and p < 1, which lets each batch reach the running values: (p, γ, β, μ̄, σ̄², batches)."""
     n, channels = data.draw(st.integers(2, 4), label="N"), data.draw(st.integers(1, 3), label="C")
     p = data.draw(st.sampled_from([0.0, 0.5, 0.9]), label="momentum")
     _, gamma, beta, rm, rv = bn_inputs(seed, (n, channels))
     rng = np.random.default_rng(seed + 2)
     batches = [bn_inputs(int(rng.integers(2**32)), (n, channels))[0] for _ in range(steps)]
+    return p, gamma, beta, rm, rv, batches
+
+
+@pytest.mark.algorithm("batch_norm")
+@given(data=st.data(), seed=SEEDS, steps=st.integers(1, 3))
+def test_batch_norm_running_statistics_follow_a_documented_estimator(target, data, seed, steps):
+    p, gamma, beta, rm, rv, batches = _running_inputs(data, seed, steps)
     got_mean, got_var = [], []
     t_mean, t_var = rm, rv
     for x in batches:
@@ -252,6 +262,29 @@ def test_batch_norm_running_statistics_follow_a_documented_estimator(target, dat
         {e: np.stack([v for _, v in trail]) for e, trail in expected.items()},
         default="biased", what=f"running_var after each of {steps} steps", call=c,
     )  # fmt: skip
+
+
+@pytest.mark.algorithm("batch_norm")
+@pytest.mark.parametrize(("keyword", "estimator"), modes("batch_norm"))
+@given(data=st.data(), seed=SEEDS, steps=st.integers(1, 2))
+def test_batch_norm_running_statistics_match_the_oracle_in_every_estimator(
+    target, keyword, estimator, data, seed, steps
+):
+    # running_var_estimator= passed at every step, against the oracle in the same mode: y and
+    # both running statistics after each step (two steps feed a running value back in)
+    p, gamma, beta, rm, rv, batches = _running_inputs(data, seed, steps)
+    mode = {keyword: estimator}
+    t_mean, t_var, o_mean, o_var = rm, rv, rm, rv
+    for step, x in enumerate(batches, start=1):
+        out, c = call(target, "batch_norm", x, gamma, beta, t_mean, t_var, training=True,
+                      momentum=p, **mode)  # fmt: skip
+        o = oracle.batch_norm(x, gamma, beta, o_mean, o_var, training=True, momentum=p, **mode)
+        o_mean, o_var = o.running_mean, o.running_var
+        what = f"batch_norm({keyword}={estimator!r}) at step {step} of {steps}:"
+        assert_close(out[0], o.y, what=f"{what} y", call=c, dtype=F64)
+        assert_close(out[2], o_mean, what=f"{what} running_mean", call=c, dtype=F64)
+        assert_close(out[3], o_var, what=f"{what} running_var", call=c, dtype=F64)
+        t_mean, t_var = np.asarray(out[2], np.float64), np.asarray(out[3], np.float64)
 
 
 @pytest.mark.algorithm("batch_norm")

@@ -1,10 +1,19 @@
 """Regularisation and ensembles (catalogue section 6): dropout with a given mask and with the
-target's own masks (statistically), the ensemble variance law exactly and by Monte Carlo,
-bagging's resampling, and early stopping.
+target's own masks (statistically), in each documented variant; the ensemble variance law
+exactly and by Monte Carlo; bagging's resampling; early stopping; and the independence of
+every random draw across calls (a mask or a resample reused on the next call, or drawn
+without the generator given, fails).
 
 Statistical checks follow ``nnconform.checks.statistics``: a fixed number of examples and
 bounds that a correct target trips with probability at most 1e-6 per check; each states its
 power.
+
+Drawn as values (Hypothesis shrinks them): keep probabilities, the inputs and upstream
+gradients of dropout with a given mask, ensemble sizes, variances and covariances, sizes of
+resamples, losses of early stopping. From a seed (a numpy generator whose seed Hypothesis
+draws): dropout masks handed to the target (0/1 patterns with a given keep rate are a
+structure, not values to shrink one by one), the large inputs of the statistical checks and
+the generators handed to the target (their thousands of draws are the statistic).
 """
 
 from __future__ import annotations
@@ -17,12 +26,16 @@ from hypothesis import strategies as st
 from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
 from nnconform.checks.statistics import (
+    assert_at_chance,
+    assert_drawn_afresh,
     binomial_fraction_tolerance,
     chi2_mean_tolerance,
+    mask_agreement,
     mcdiarmid_deviation,
+    multiset_overlap,
     statistical,
 )
-from nnconform.checks.strategies import SEEDS, arrays, shapes
+from nnconform.checks.strategies import SEEDS, arrays, modes, shapes
 from nnconform.checks.tolerances import EXACT
 from nnconform.reference import regularization as oracle
 
@@ -122,9 +135,30 @@ def test_dropout_backward_matches_the_oracle_and_finite_differences(
         )
 
 
+@pytest.mark.algorithm("dropout")
+@pytest.mark.parametrize(("keyword", "mode"), modes("dropout"))
+@given(data=st.data(), p=KEEP, seed=SEEDS, training=st.booleans())
+def test_dropout_in_each_mode_matches_the_oracle_in_that_mode(
+    target, keyword, mode, data, p, seed, training
+):
+    # exact: with the mask given, forward and backward are the mode's formula, r ⊙ x or
+    # r ⊙ x / p in training, p·x or x at evaluation (and likewise for dy)
+    x = _nonzero(data.draw(arrays(shapes(max_dims=3, max_side=5)), label="x"))
+    dy = _nonzero(data.draw(arrays(x.shape, low=-2, high=2), label="dy"))
+    mask = _mask(np.random.default_rng(seed), x.shape, p) if training else None
+    options = {"p": p, "training": training, keyword: mode}
+    y, c = call(target, "dropout", x, mask, **options)
+    expected = oracle.dropout(x, mask, **options)
+    assert_close(y, expected, what=f"dropout(x, mask, {options})", call=c, dtype=FLOAT64)
+    dx, c = call(target, "dropout_backward", x, mask, dy, **options)
+    expected = oracle.dropout_backward(x, mask, dy, **options)
+    assert_close(dx, expected, what=f"dropout_backward(x, mask, dy, {options})", call=c)
+
+
 # --- dropout with the target's own masks (statistical) ----------------------------------
 
 SAMPLE_SHAPE = (200, 200)  # 40 000 units per draw
+MASK_SHAPE = (100, 100)  # 10 000 units per mask: for the checks of modes and of independence
 
 
 @pytest.mark.algorithm("dropout")
@@ -211,6 +245,80 @@ def test_dropout_sample_mean_in_training_equals_the_evaluation_output(target, p,
         what="the mean of dropout_sample(1) in training against its evaluation output",
         call=c_eval,
         tol=bound._replace(atol=bound.atol * scale),
+    )
+
+
+@pytest.mark.algorithm("dropout")
+@pytest.mark.parametrize(("keyword", "mode"), modes("dropout"))
+@statistical
+@given(p=KEEP, seed=SEEDS)
+def test_dropout_sample_in_each_mode_keeps_units_with_probability_p_and_scales_as_that_mode(
+    target, keyword, mode, p, seed
+):
+    # One statistical comparison: the share of kept units of n = 10 000 within the exact
+    # binomial bound at 1e-7 (≤ 0.027; 3 examples: false alarm ≤ 3e-7 per check). Power: a
+    # keep probability off by 0.05, or PyTorch's drop probability misread (off by ≥ 0.2
+    # here), is always caught. Exact, given the units the target kept: training output
+    # r ⊙ x (standard) or r ⊙ x / p (inverted), evaluation output p·x or x. Inputs from the
+    # seed, |x| in [0.5, 2] so that a kept unit is never 0.
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 2.0, MASK_SHAPE) * rng.choice([-1.0, 1.0], MASK_SHAPE)
+    options = {"p": p, keyword: mode}
+    y, c = call(target, "dropout_sample", x, rng=rng, training=True, **options)
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != x.shape:
+        fail(f"dropout_sample: out has shape {y.shape}, but should have shape {x.shape}", c)
+    kept = (y != 0).astype(np.float64)
+    assert_close(
+        np.float64(kept.mean()),
+        p,
+        what=f"the share of units dropout_sample({options}) keeps",
+        call=c,
+        tol=binomial_fraction_tolerance(kept.size, p),
+    )
+    expected = oracle.dropout(x, kept, **options)
+    assert_close(y, expected, what=f"dropout_sample(x, {options}) on the units it kept", call=c)
+    y, c = call(target, "dropout_sample", x, rng=rng, training=False, **options)
+    expected = oracle.dropout(x, None, training=False, **options)
+    assert_close(y, expected, what=f"dropout_sample(x, {options}) at evaluation", call=c)
+
+
+def _drawn_mask(target, function: str, p: float):
+    """The target's mask as a function of the generator: dropout_mask's own, or the units
+    dropout_sample keeps of x = 1."""
+
+    def draw(rng):
+        if function == "dropout_mask":
+            out, c = call(target, "dropout_mask", MASK_SHAPE, p=p, rng=rng)
+        else:
+            out, c = call(target, "dropout_sample", np.ones(MASK_SHAPE), p=p, rng=rng)
+        out = np.asarray(out)
+        if out.shape != MASK_SHAPE:
+            fail(f"{function}: out has shape {out.shape}, but should have shape {MASK_SHAPE}", c)
+        return (out != 0).astype(np.int8), c
+
+    return draw
+
+
+@pytest.mark.algorithm("dropout")
+@pytest.mark.parametrize("function", ["dropout_mask", "dropout_sample"])
+@statistical
+@given(p=KEEP, seed=SEEDS)
+def test_dropout_masks_are_drawn_afresh_on_each_call_from_the_generator_given(
+    target, function, p, seed
+):
+    # ``assert_drawn_afresh``: a fresh generator of the same seed replays the mask exactly;
+    # two successive calls, and generators of two seeds, give masks of n = 10 000 units that
+    # agree on a share q = p² + (1 − p)² of them, within the exact binomial bound (≤ 0.027).
+    # Two statistical comparisons at 1e-7, 3 examples: false alarm ≤ 6e-7 per check. Power: a
+    # mask reused on the next call, or drawn from a fixed seed, agrees everywhere (share 1
+    # against q ≤ 0.82 here): always caught; so is a mask only partly redrawn (a share off
+    # by ≥ 0.03).
+    assert_drawn_afresh(
+        _drawn_mask(target, function, p),
+        seed,
+        lambda a, b: mask_agreement(a, b, p),
+        what=f"{function}(shape {MASK_SHAPE}, p={p:.4g})",
     )
 
 
@@ -385,6 +493,35 @@ def test_bagging_samples_draw_with_replacement(target, n, k, seed):
         what=f"examples out of bag over {k} resamples of {n}",
         call=c,
         tol=EXACT._replace(atol=mcdiarmid_deviation(k * n)),
+    )
+
+
+@pytest.mark.algorithm("bagging")
+@statistical
+@given(n=st.integers(50, 100), k=st.integers(4, 10), seed=SEEDS)
+def test_bagging_samples_are_drawn_afresh_for_each_model_and_each_call(target, n, k, seed):
+    # Three statistical comparisons of the examples two resamples share (the multiset
+    # intersection, about 0.48·n per pair; McDiarmid's bound, see ``multiset_overlap``),
+    # each at 1e-7, 3 examples: false alarm ≤ 9e-7 per check:
+    # 1, 2. ``assert_drawn_afresh``: all k rows of two successive calls, and of generators of
+    #    two seeds, row by row (and a fresh generator of the same seed replays them exactly);
+    # 3. the models of one call, rows 2i against 2i + 1.
+    # Power: a reused resample shares all n examples of each row, at least 10 beyond the
+    # bound for every n and k drawn (about 0.48·n by chance): every reuse, across calls,
+    # seeds or models, is always caught.
+    def draw(rng):
+        rows, c = call(target, "bagging_samples", n, k, rng)
+        return _rows(rows, (k, n), f"bagging_samples({n}, {k})", c), c
+
+    what = f"bagging_samples({n}, {k})"
+    rows, c = assert_drawn_afresh(draw, seed, lambda a, b: multiset_overlap(a, b, n), what=what)
+    even, odd = rows[0 : k - 1 : 2], rows[1:k:2]
+    assert_at_chance(
+        multiset_overlap(even, odd, n),
+        what=f"{what}: models 2i and 2i + 1 of one call",
+        call=c,
+        identical=np.array_equal(even, odd),
+        cause="one resample reused for several models, so they are not k resamples",
     )
 
 

@@ -1,6 +1,16 @@
 """Learning-rate schedules (catalogue section 4): values against the oracle, the decay kind and
-the form after the warm-up measured, and the shapes the sources state (Noam peaks at the end of
-its warm-up, a warm-up rises, a decay never rises). Steps count from t = 1."""
+the form after the warm-up measured, every documented kind and form against the oracle in the
+same mode, and the shapes the sources state (Noam peaks at the end of its warm-up, a warm-up
+rises, a decay never rises). Steps count from t = 1.
+
+A call without a mode keyword runs the target's own default, whose kind or form is measured
+(``assert_matches_variant``); the checks of every documented mode pass ``kind=`` or ``then=``
+(a target that does not take one is unsupported in that mode).
+
+Every input is drawn as a value, and Hypothesis shrinks it (no seeded generator): a schedule
+is a function of a few scalars (lr, γ, step_size, warmup, total, the number of steps), and the
+shrunk counterexample is the shortest schedule that shows the fault.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.strategies import modes
 from nnconform.reference import schedules as oracle
 
 DECAY_KINDS = ("step", "exponential", "inverse_time")
@@ -71,6 +82,21 @@ def test_decay_matches_a_documented_kind(target, lr, gamma, step_size, steps):
 
 
 @pytest.mark.algorithm("decay")
+@pytest.mark.parametrize(("keyword", "kind"), modes("decay"))
+@given(lr=rates, gamma=st.floats(0.3, 0.95), step_size=st.integers(1, 5),
+       steps=st.integers(2, 30))  # fmt: skip
+def test_decay_matches_the_oracle_in_every_documented_kind(
+    target, keyword, kind, lr, gamma, step_size, steps
+):
+    t = np.arange(1, steps + 1)
+    mode = {keyword: kind}
+    out, c = call(target, "decay", t, lr=lr, gamma=gamma, step_size=step_size, **mode)
+    eta = _values(out, c, t, f"decay(t, {keyword}={kind!r})")
+    expected = oracle.decay(t, lr=lr, gamma=gamma, step_size=step_size, **mode)
+    assert_close(eta, expected, what=f"decay(t, {keyword}={kind!r})", call=c, dtype="float64")
+
+
+@pytest.mark.algorithm("decay")
 @given(lr=rates, gamma=st.floats(0.3, 1.0), step_size=st.integers(1, 5),
        steps=st.integers(2, 30))  # fmt: skip
 def test_decay_starts_at_lr_and_never_increases(target, lr, gamma, step_size, steps):
@@ -94,6 +120,22 @@ def test_warmup_then_matches_a_documented_decay(target, lr, warmup, extra):
     }
     assert_matches_variant(eta, candidates, default="inverse_sqrt", what="warmup(t)", call=c,
                            dtype="float64")  # fmt: skip
+
+
+@pytest.mark.algorithm("warmup")
+@pytest.mark.parametrize(("keyword", "then"), modes("warmup"))
+@given(lr=rates, warmup=st.integers(1, 20), extra=st.integers(2, 30))
+def test_warmup_matches_the_oracle_in_every_documented_form(
+    target, keyword, then, lr, warmup, extra
+):
+    # past ``total`` too, where linear and cosine stay at 0 (a periodic cosine rises again)
+    total = warmup + extra
+    t = np.arange(1, total + 3)
+    mode = {keyword: then}
+    out, c = call(target, "warmup", t, lr=lr, warmup=warmup, total=total, **mode)
+    eta = _values(out, c, t, f"warmup(t, {keyword}={then!r})")
+    expected = oracle.warmup(t, lr=lr, warmup=warmup, total=total, **mode)
+    assert_close(eta, expected, what=f"warmup(t, {keyword}={then!r})", call=c, dtype="float64")
 
 
 @pytest.mark.algorithm("warmup")

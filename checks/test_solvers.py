@@ -2,7 +2,13 @@
 iterates and the FISTA bound), Newton's method, nonlinear conjugate gradient, BFGS and
 stochastic ADMM, against the oracle where the iterates are determined by the method and
 against ``scipy.optimize`` where only the minimiser is (CG and BFGS depend on the line search,
-so their iterates, and CG's β variant, are not compared)."""
+so their iterates are not compared; CG's β is read off its first two steps, which any line
+search leaves determined).
+
+Drawn from a seed (a numpy generator; Hypothesis draws and shrinks the seed): every problem
+(Q, b, x0, the lasso data). They are matrices with structure (positive definite, a range that
+holds b), which element-wise shrinking would break; the seed replays them exactly.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nnconform.checks.assertions import Call, assert_close, call, fail
-from nnconform.checks.strategies import SEEDS
-from nnconform.checks.tolerances import MINIMISERS
+from nnconform.checks.strategies import SEEDS, modes
+from nnconform.checks.tolerances import MINIMISERS, Tolerance
 from nnconform.reference import solvers as oracle
 
 
@@ -153,6 +159,45 @@ def test_solver_finds_the_minimiser_scipy_finds(target, algorithm, seed):
                  tol=MINIMISERS)  # fmt: skip
     if f(x) > f(x0) + 1e-12 * (1 + abs(f(x0))):
         fail(f"{algorithm} ended above its start: f(x) = {f(x)!r} > f(x0) = {f(x0)!r}", c)
+
+
+def _beta_formula(beta: str, g0: np.ndarray, g1: np.ndarray) -> float:
+    """β₁ of the documented formula (Nocedal & Wright eq. 5.41a and 5.45), from g₀ and g₁."""
+    if beta == "fletcher_reeves":
+        return float(g1 @ g1 / (g0 @ g0))
+    return max(0.0, float(g1 @ (g1 - g0) / (g0 @ g0)))  # polak_ribiere: PR+
+
+
+@pytest.mark.algorithm("conjugate_gradient")
+@pytest.mark.parametrize(("keyword", "beta"), modes("conjugate_gradient"))
+@given(seed=SEEDS)
+def test_conjugate_gradient_follows_its_documented_beta(target, keyword, beta, seed):
+    # CG steps along d₀ = −g₀, then d₁ = −g₁ + β₁d₀, so x₂ − x₁ = α₁(−g₁) + α₁β₁(−g₀) whatever
+    # the line search chose for α₀, α₁: β₁ = b/a from x₂ − x₁ = a(−g₁) + b(−g₀). (n = 1
+    # restarts at every step: no β to read; the minimiser is still compared.) The formulas
+    # differ by g₁ᵀg₀/g₀ᵀg₀, at least 5e-5 relative over 5000 problems; β₁ is recovered to
+    # 5e-11 relative, hence the tolerance 1e-8.
+    f, grad, _, x0, x_star = _smooth_problem(seed)
+    out, c = call(target, "conjugate_gradient", f, grad, x0.copy(), tol=1e-10,
+                  **{keyword: beta})  # fmt: skip
+    xs = _iterates(out, c)
+    assert_close(xs[-1], x_star, what=f"conjugate_gradient({keyword}={beta!r})'s minimiser "
+                 "against scipy.optimize.root", call=c, tol=MINIMISERS)  # fmt: skip
+    if len(x0) < 2 or len(xs) < 3:
+        return
+    g0, g1 = grad(xs[0]), grad(xs[1])
+    expected = _beta_formula(beta, g0, g1)
+    if g1 @ (-g1 - expected * g0) >= 0:
+        return  # not a descent direction: a restart (β₁ = 0) is allowed (N&W §5.2)
+    (a, b), *_ = np.linalg.lstsq(np.stack([-g1, -g0], axis=1), xs[2] - xs[1], rcond=None)
+    if not a > 0:
+        fail(f"conjugate_gradient({keyword}={beta!r}): the second step x₂ − x₁ = {xs[2] - xs[1]}"
+             f" has no positive component along −g₁ = {-g1}", c)  # fmt: skip
+    others = ", ".join(f"{name} gives {_beta_formula(name, g0, g1)!r}"
+                       for _, name in modes("conjugate_gradient") if name != beta)  # fmt: skip
+    assert_close(np.float64(b / a), expected, what=f"conjugate_gradient({keyword}={beta!r}): "
+                 f"β₁ read off x₀, x₁, x₂ ({others})", call=c,
+                 tol=Tolerance(rtol=1e-8, atol=1e-12))  # fmt: skip
 
 
 # --- stochastic ADMM --------------------------------------------------------------------

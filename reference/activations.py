@@ -71,7 +71,9 @@ def _pair(x, dy) -> tuple[np.ndarray, np.ndarray]:
 def sigmoid(x) -> np.ndarray:
     """σ(x) = 1 / (1 + e^-x)   (seeds 001, 004).
 
-    Evaluated as e^x / (1 + e^x) for x < 0 so that e^-x never overflows for large |x|.
+    Evaluated as e^x / (1 + e^x) for x < 0 so that e^-x never overflows for large |x|:
+    finite for every x, 1 for large positive x, and e^x (down through the subnormals, then 0)
+    for large negative x.
     """
     x = as_array("x", x)
     e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
@@ -79,7 +81,8 @@ def sigmoid(x) -> np.ndarray:
 
 
 def sigmoid_backward(x, dy) -> np.ndarray:
-    """σ'(x) = σ(x)(1 − σ(x)); its maximum is 0.25, at x = 0 (seed 001)."""
+    """σ'(x) = σ(x)(1 − σ(x)); its maximum is 0.25, at x = 0 (seed 001). Finite for every x
+    (never e^-x / (1 + e^-x)², which is inf/inf = NaN past the overflow of e^-x)."""
     x, dy = _pair(x, dy)
     s = sigmoid(x)
     return dy * s * (1.0 - s)
@@ -89,7 +92,8 @@ def sigmoid_backward(x, dy) -> np.ndarray:
 
 
 def tanh(x) -> np.ndarray:
-    """tanh(x) = (e^x − e^-x) / (e^x + e^-x)   (seeds 001, 004)."""
+    """tanh(x) = (e^x − e^-x) / (e^x + e^-x)   (seeds 001, 004): ±1 for large ±x, never the
+    inf/inf = NaN of the quotient as written."""
     return np.tanh(as_array("x", x))
 
 
@@ -109,7 +113,8 @@ def relu(x) -> np.ndarray:
 
 
 def relu_backward(x, dy) -> np.ndarray:
-    """ReLU'(x) = 1[x > 0]; the subgradient 0 is taken at the kink x = 0 (as PyTorch does)."""
+    """ReLU'(x) = 1[x > 0]; the subgradient 0 is taken at the kink x = 0, and at −0.0
+    (as PyTorch does)."""
     x, dy = _pair(x, dy)
     return np.where(x > 0, dy, 0.0)
 
@@ -124,7 +129,8 @@ def leaky_relu(x, *, alpha: float = 0.01) -> np.ndarray:
 def leaky_relu_backward(x, dy, *, alpha: float = 0.01) -> np.ndarray:
     """Derivative 1 for x ≥ 0 and α for x < 0.
 
-    Warning: at the kink x = 0 the catalogue takes 1; PyTorch takes α.
+    Warning: at the kink x = 0 (and −0.0) the catalogue takes 1, the right derivative;
+    PyTorch takes α, the left one. Both are subgradients; the checks accept either there.
     """
     x, dy = _pair(x, dy)
     alpha = finite("alpha", alpha)
@@ -157,7 +163,8 @@ def prelu(x, a) -> np.ndarray:
 
 
 def prelu_backward(x, a, dy) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (dx, da): dx as leaky ReLU's; ∂ℓ/∂a = Σ ∂ℓ/∂y · x · 1[x < 0] over each channel.
+    """Returns (dx, da): dx as leaky ReLU's (1 at the kink x = 0: PyTorch takes a there);
+    ∂ℓ/∂a = Σ ∂ℓ/∂y · x · 1[x < 0] over each channel (0 from x = 0 either way).
 
     He et al. 2015, eq. 2: the gradient of a slope sums over every position it is shared by.
     """
@@ -174,7 +181,11 @@ def prelu_backward(x, a, dy) -> tuple[np.ndarray, np.ndarray]:
 
 
 def elu(x, *, alpha: float = 1.0) -> np.ndarray:
-    """ELU(x) = x for x > 0, α(e^x − 1) otherwise; α = 1   (seed 004; Clevert et al. 2016)."""
+    """ELU(x) = x for x > 0, α(e^x − 1) otherwise; α = 1   (seed 004; Clevert et al. 2016).
+
+    Exactly x for every x > 0 (the asymptote is the function there), −α for large negative x;
+    finite everywhere.
+    """
     x = as_array("x", x)
     alpha = finite("alpha", alpha)
     # expm1 of min(x, 0): accurate near 0, and the unused branch cannot overflow.
@@ -182,7 +193,8 @@ def elu(x, *, alpha: float = 1.0) -> np.ndarray:
 
 
 def elu_backward(x, dy, *, alpha: float = 1.0) -> np.ndarray:
-    """ELU'(x) = 1 for x > 0, α·e^x otherwise."""
+    """ELU'(x) = 1 for x > 0, α·e^x otherwise: α at the kink x = 0 (the left derivative, as
+    PyTorch takes it; both sides are 1 when α = 1)."""
     x, dy = _pair(x, dy)
     alpha = finite("alpha", alpha)
     return np.where(x > 0, dy, alpha * np.exp(np.minimum(x, 0.0)) * dy)
@@ -209,12 +221,17 @@ def selu(x) -> np.ndarray:
 
     λ = 1.0507009873554805, α = 1.6732632423543772: with these constants a standard normal
     input keeps mean 0 and variance 1 (Klambauer et al. 2017).
+
+    Exactly λx for x > 0, −λα for large negative x; inf only where λx exceeds the dtype's
+    largest value (x above max/λ), as the true value does.
     """
-    return SELU_LAMBDA * elu(x, alpha=SELU_ALPHA)
+    with np.errstate(over="ignore"):
+        return SELU_LAMBDA * elu(x, alpha=SELU_ALPHA)
 
 
 def selu_backward(x, dy) -> np.ndarray:
-    """SELU'(x) = λ for x > 0, λα·e^x otherwise."""
+    """SELU'(x) = λ for x > 0, λα·e^x otherwise: λα at the kink x = 0 (the left derivative,
+    as PyTorch takes it)."""
     return SELU_LAMBDA * elu_backward(x, dy, alpha=SELU_ALPHA)
 
 
@@ -233,24 +250,43 @@ def gelu(x, *, variant: str = "tanh") -> np.ndarray:
 
     The two differ by at most about 4.8e-4. Warning: PyTorch's default
     (``approximate='none'``) is ``erf``; ``approximate='tanh'`` is this default.
+
+    At the extremes both forms are finite for every finite x and reach their asymptotes:
+    GELU(x) = x for large positive x and −0 for large negative x (x³ overflows past
+    |x| ≈ 5.6e102 in float64, where tanh(±inf) = ±1 is then the exact saturated value).
     """
     x = as_array("x", x)
     if choice("variant", variant, GELU_VARIANTS) == "tanh":
-        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3)))
+        return 0.5 * x * (1.0 + np.tanh(_gelu_tanh_argument(x)))
     return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+def _gelu_tanh_argument(x: np.ndarray) -> np.ndarray:
+    """u = √(2/π)(x + 0.044715x³); ±inf where x³ overflows, which tanh saturates exactly."""
+    with np.errstate(over="ignore"):
+        return _SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3)
 
 
 def gelu_backward(x, dy, *, variant: str = "tanh") -> np.ndarray:
     """``tanh``: with u = √(2/π)(x + 0.044715x³), t = tanh u,
         GELU'(x) = 0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²);
-    ``erf``: GELU'(x) = Φ(x) + x·φ(x)."""
+    ``erf``: GELU'(x) = Φ(x) + x·φ(x).
+
+    Both are 1 for large positive x and 0 for large negative x. Where tanh has saturated
+    (1 − t² = 0 exactly, |u| ≳ 19), the second term of the ``tanh`` form is taken as 0: it is
+    below |x|³e^{−2|u|}, nothing in float64, while x·(1 + 3·0.044715·x²) may overflow to
+    inf (|x| ≳ 1e154) and 0·inf would be NaN.
+    """
     x, dy = _pair(x, dy)
     if choice("variant", variant, GELU_VARIANTS) == "tanh":
-        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3))
+        t = np.tanh(_gelu_tanh_argument(x))
+        sech2 = 1.0 - t**2
+        x = np.where(sech2 > 0, x, 0.0)  # the saturated term is 0, never 0·inf
         du_dx = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * x**2)
-        return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t**2) * du_dx)
+        return dy * (0.5 * (1.0 + t) + 0.5 * x * sech2 * du_dx)
     cdf = 0.5 * (1.0 + erf(x / np.sqrt(2.0)))
-    pdf = np.exp(-0.5 * x**2) / np.sqrt(2.0 * np.pi)
+    with np.errstate(over="ignore"):  # x² = inf past |x| ≈ 1.3e154: φ(x) = e^{−inf} = 0
+        pdf = np.exp(-0.5 * x**2) / np.sqrt(2.0 * np.pi)
     return dy * (cdf + x * pdf)
 
 
@@ -258,7 +294,12 @@ def gelu_backward(x, dy, *, variant: str = "tanh") -> np.ndarray:
 
 
 def softplus(x) -> np.ndarray:
-    """ζ(x) = log(1 + e^x)   (seed 004), evaluated as logaddexp(0, x): stable for large |x|."""
+    """ζ(x) = log(1 + e^x)   (seed 004), evaluated as logaddexp(0, x): stable for large |x|.
+
+    Finite for every x: ζ(x) = x + log(1 + e^−x) → x for large positive x (exactly x once
+    e^−x is below half an ulp of x: x ≳ 37 in float64, ≳ 17 in float32), and e^x for large
+    negative x (never the inf of log(1 + e^x) as written, past x ≈ 709.78).
+    """
     return np.logaddexp(0.0, as_array("x", x))
 
 
@@ -272,7 +313,8 @@ def softplus_sum(x, *, N: int = 10) -> np.ndarray:
     """Σ_{i=1..N} σ(x − i + 0.5) ≈ log(1 + e^x)   (seed 004; Nair & Hinton 2010).
 
     N copies of a binary unit with shared weights and biases offset by −0.5, −1.5, …: the
-    motivation of ReLU. For x ≤ N − 5 the error against softplus stays below 0.02.
+    motivation of ReLU. For x ≤ N − 5 the error against softplus stays below 0.02. It
+    saturates at N for large positive x and is 0 for large negative x.
     """
     x = as_array("x", x)
     N = integer("N", N, minimum=1)
@@ -302,14 +344,21 @@ def _logits(z, axis: int) -> np.ndarray:
     return z
 
 
+def _shifted(z: np.ndarray, axis: int) -> np.ndarray:
+    """z − max z: never positive; −inf only where the difference exceeds the dtype's range
+    (z = ±max), where e^(z − m) = 0 and log_softmax = −inf are the true values rounded."""
+    with np.errstate(over="ignore"):
+        return z - z.max(axis=axis, keepdims=True)
+
+
 def softmax(z, *, axis: int = -1) -> np.ndarray:
     """softmax(z)_i = e^{z_i} / Σ_j e^{z_j}   (seeds 001, 002, 004).
 
     Invariant to adding a constant to z; the maximum is subtracted first so that no
-    exponent is positive and nothing overflows at logits of ±1e4.
+    exponent is positive and nothing overflows at logits of ±1e4, or of any finite size.
     """
     z = _logits(z, axis)
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    e = np.exp(_shifted(z, axis))
     return e / e.sum(axis=axis, keepdims=True)
 
 
@@ -324,9 +373,14 @@ def softmax_backward(z, dy, *, axis: int = -1) -> np.ndarray:
 
 def log_softmax(z, *, axis: int = -1) -> np.ndarray:
     """log_softmax(z)_i = z_i − log Σ_j exp(z_j)   (seed 004), via log-sum-exp:
-    log Σ_j e^{z_j} = m + log Σ_j e^{z_j − m}, m = max_j z_j."""
+    log Σ_j e^{z_j} = m + log Σ_j e^{z_j − m}, m = max_j z_j.
+
+    Exact at large |z|: log_softmax([1e4, 0]) = [−e^−1e4, −1e4], i.e. [0, −1e4] (never the
+    −inf of log(softmax(z)), whose e^−1e4 underflows to 0); −inf only where z_i − m itself
+    exceeds the dtype's range, as the true value does.
+    """
     z = _logits(z, axis)
-    shifted = z - z.max(axis=axis, keepdims=True)
+    shifted = _shifted(z, axis)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 

@@ -2,8 +2,10 @@
 
 Every function returns integer index arrays into the data set (int64), never the data itself,
 so that one split serves any arrays of examples. Randomness comes in as a
-``numpy.random.Generator``; index sets are returned sorted, except minibatches (their order is
-the visiting order).
+``numpy.random.Generator``, and a function draws from it alone and afresh on every call: a
+fresh generator of the same seed replays a split, successive calls with one generator are
+independent splits (each epoch's minibatches a new shuffle, each repeat of a holdout a new
+split). Index sets are returned sorted, except minibatches (their order is the visiting order).
 
 Sources (catalogue section 9; seeds by file number):
     001  holdout (2/3 to 4/5 of the data for training, class proportions kept, repeated and

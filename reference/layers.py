@@ -30,6 +30,7 @@ from nnconform.reference._validate import as_array, choice, integer, same_shape
 
 __all__ = [
     "INIT_DISTRIBUTIONS",
+    "MAX_POOL_TIES",
     "MLP_ACTIVATIONS",
     "avg_pool",
     "avg_pool_backward",
@@ -341,19 +342,31 @@ def _pool_args(x, kernel_size, stride, padding, dilation) -> tuple[np.ndarray, _
 
 def _window_argmax(x: np.ndarray, g: _Geometry) -> tuple[np.ndarray, np.ndarray]:
     """The maximum of every window and the index (row-major) of the kernel offset holding it."""
-    xp = _pad(x, g.padding, -np.inf)  # padding never wins a window with a finite entry
+    xp = _pad(x, g.padding, -np.inf)
+    real = _real(x, g)
     best = np.full((*x.shape[:2], *g.out), -np.inf)  # (N, C, H_out, W_out)
     arg = np.zeros(best.shape, dtype=np.intp)
+    seen = np.zeros(best.shape, dtype=bool)
     for k, (i, j) in enumerate(g.offsets()):
-        patch = xp[g.window(i, j)]
+        patch, inside = xp[g.window(i, j)], real[g.window(i, j)]
         # Strict '>': on ties the first offset keeps the maximum (and later the gradient), as
-        # in PyTorch; a NaN takes over and propagates, as in PyTorch.
-        better = (patch > best) | np.isnan(patch) if k else np.ones(best.shape, dtype=bool)
+        # in PyTorch; a NaN takes over and propagates, as in PyTorch. The scan starts at the
+        # window's first real entry, so the padding never wins, not even against −∞.
+        better = inside & (~seen | (patch > best) | np.isnan(patch))
         best, arg = np.where(better, patch, best), np.where(better, k, arg)
+        seen |= inside
     return best, arg
 
 
-def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1) -> np.ndarray:
+def _real(x: np.ndarray, g: _Geometry) -> np.ndarray:
+    """True at the entries of the padded input that are x's, False on the padding."""
+    return _pad(np.ones(x.shape, dtype=bool), g.padding, False)
+
+
+MAX_POOL_TIES = ("first", "split")
+
+
+def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1, ties="first") -> np.ndarray:
     """Max pooling   (seeds 000, 004):
 
         y[n, c, h, w] = max_{i, j} x̃[n, c, s_H·h + d_H·i, s_W·w + d_W·j],
@@ -361,23 +374,56 @@ def max_pool(x, *, kernel_size, stride=None, padding=0, dilation=1) -> np.ndarra
     x̃ being x padded with −∞ (padding never wins), the output size as ``conv2d``'s. ``stride``
     defaults to ``kernel_size``; each argument is an int or a (rows, columns) pair. As in
     PyTorch, ``padding`` may be at most ``kernel_size // 2``; ``ceil_mode`` is not offered
-    (the output size rounds down).
+    (the output size rounds down). A window holding a NaN outputs NaN, as in PyTorch.
+
+    ``ties`` names the backward's tie rule (see ``max_pool_backward``); the maximum itself
+    does not depend on it, so the forward only checks its value.
     """
+    choice("ties", ties, MAX_POOL_TIES)
     x, g = _pool_args(x, kernel_size, stride, padding, dilation)
     return _window_argmax(x, g)[0]
 
 
-def max_pool_backward(x, dy, *, kernel_size, stride=None, padding=0, dilation=1) -> np.ndarray:
-    """∂ℓ/∂x: each output's gradient goes to the arg-max of its window, the first maximum in
-    row-major order on ties (as PyTorch); an entry in several windows sums their gradients.
+def max_pool_backward(
+    x, dy, *, kernel_size, stride=None, padding=0, dilation=1, ties="first"
+) -> np.ndarray:
+    """∂ℓ/∂x: each output's gradient goes to the maximum of its window; an entry in several
+    windows sums their gradients. Where a window holds several equal maxima (ties: exact
+    on integer-valued or quantised inputs, and after a ReLU, which ties every negative at 0),
+    max is not differentiable and libraries choose a subgradient:
+
+        first  (default, PyTorch's max_pool2d): the whole dy[n, c, h, w] goes to the first
+               maximum in row-major window order (the kernel offset (i, j) with the smallest
+               i·kW + j), the arg-max that a strict '>' scan keeps;
+        split  (torch.amax and jnp.max reductions): dy[n, c, h, w]/t to each of the t tied
+               maxima (the entries equal to the window's maximum; its NaNs, if it holds any).
+
+    Either way the gradient of every window is conserved, Σ_window dx = dy, so over
+    non-overlapping windows Σdx = Σdy; a rule that sends dy whole to every tied maximum
+    (Σdx = t·dy) is not a subgradient of max at all. Warning: TensorFlow's max-pool gradient
+    and JAX's ``lax.reduce_window`` VJP choose by their own scan order, which may differ.
     """
+    ties = choice("ties", ties, MAX_POOL_TIES)
     x, g = _pool_args(x, kernel_size, stride, padding, dilation)
     dy = _output_gradient(dy, x, x.shape[1], g)
-    _, arg = _window_argmax(x, g)
+    best, arg = _window_argmax(x, g)
+    offsets = list(g.offsets())
+    if ties == "first":
+        takes = [arg == k for k in range(len(offsets))]  # (N, C, H_out, W_out) each
+        gradient = dy
+    else:
+        xp, real = _pad(x, g.padding, -np.inf), _real(x, g)
+        takes = [_is_maximum(xp[g.window(i, j)], best) & real[g.window(i, j)] for i, j in offsets]
+        gradient = dy / np.sum(takes, axis=0)  # dy/t: every window holds t ≥ 1 maxima
     dxp = _pad(np.zeros_like(x), g.padding, 0.0)
-    for k, (i, j) in enumerate(g.offsets()):
-        dxp[g.window(i, j)] += np.where(arg == k, dy, 0.0)
+    for take, (i, j) in zip(takes, offsets, strict=True):
+        dxp[g.window(i, j)] += np.where(take, gradient, 0.0)
     return _unpad(dxp, g.padding)
+
+
+def _is_maximum(patch: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Where an entry is its window's maximum (a NaN, where the maximum is NaN)."""
+    return (patch == best) | (np.isnan(patch) & np.isnan(best))
 
 
 def avg_pool(x, *, kernel_size, stride=None, padding=0) -> np.ndarray:

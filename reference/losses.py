@@ -106,6 +106,9 @@ def mse(y_hat, y, *, variant: str = "half") -> float:
 
     Warning: PyTorch ``nn.MSELoss()`` and Keras ``MeanSquaredError`` are ``mean``;
     ``reduction='sum'`` is ``sum``. The ½ of ``half`` makes the gradient (ŷ − y)/n.
+
+    Finite wherever the sum of squares is within the range (inf only beyond it, as the true
+    value is); subnormal differences square to 0, within any tolerance of the true value.
     """
     y_hat, y = _prediction_and_target(y_hat, y)
     divisor = _mse_divisor(variant, y_hat.size)
@@ -137,7 +140,8 @@ def l1(y_hat, y, *, reduction: str = "mean") -> float:
 
 
 def l1_backward(y_hat, y, dy=1.0, *, reduction: str = "mean") -> np.ndarray:
-    """Subgradient sign(ŷ − y) (0 where ŷ = y, as PyTorch takes it), divided by n for ``mean``."""
+    """Subgradient sign(ŷ − y) (0 where ŷ = y, ±0.0 included, as PyTorch takes it; never the
+    0/0 = NaN of (ŷ − y)/|ŷ − y|), divided by n for ``mean``."""
     y_hat, y = _prediction_and_target(y_hat, y)
     g = _upstream(dy) * np.sign(y_hat - y)
     return g / y_hat.size if choice("reduction", reduction, L1_REDUCTIONS) == "mean" else g
@@ -170,6 +174,9 @@ def binary_cross_entropy_backward(p, y, dy=1.0) -> np.ndarray:
     """∂/∂p = (1/N) (−y/p + (1 − y)/(1 − p)) = (p − y) / (N p (1 − p)), times dy.
 
     The derivative does not exist at p = 0 or 1, so the backward requires p in (0, 1).
+
+    Warning: PyTorch clamps the denominator p(1 − p) at 1e-12, so its gradient differs where
+    p < 1e-12 or 1 − p < 1e-12.
     """
     p, y = _prediction_and_target(p, y, ("p", "y"))
     _within("p", p, open_interval=True)
@@ -186,8 +193,9 @@ def binary_cross_entropy_with_logits(z, y) -> float:
         max(z, 0) − y·z + log(1 + e^−|z|)
 
     which never exponentiates a positive number: exact and finite at |z| = 1e4 (z = 1e4 with
-    y = 0 costs 1e4), and for hard labels equal to ζ((1 − 2y)z) term by term. Mean over the
-    N elements of z.
+    y = 0 costs 1e4) and at every finite z (never the inf of log(1 + e^z) past z ≈ 709.78,
+    nor the log 0 of log σ(z) past |z| ≈ 37), and for hard labels equal to ζ((1 − 2y)z) term
+    by term. Mean over the N elements of z.
 
     Warning: PyTorch ``nn.BCEWithLogitsLoss`` uses the same formula (mean, soft targets).
     """
@@ -227,7 +235,8 @@ def cross_entropy(z, y) -> float:
     """(1/N) Σ_i [−z_{i,y_i} + log Σ_j exp(z_{ij})]   (seeds 002, 004).
 
     Softmax followed by the negative log-likelihood of the true class y_i, on logits z (N, K),
-    through log-softmax so that logits of ±1e4 stay finite.
+    through log-softmax so that logits of ±1e4, or of any size whose differences stay within
+    the range, give a finite loss.
 
     Warning: PyTorch ``nn.CrossEntropyLoss`` takes logits like this; Keras
     ``categorical_crossentropy`` takes probabilities unless ``from_logits=True``.
@@ -238,7 +247,8 @@ def cross_entropy(z, y) -> float:
 
 
 def cross_entropy_backward(z, y, dy=1.0) -> np.ndarray:
-    """∂/∂z = (softmax(z) − onehot(y)) / N, times dy."""
+    """∂/∂z = (softmax(z) − onehot(y)) / N, times dy: finite at logits of any size (the
+    softmax subtracts the maximum first)."""
     z, y = _logits_and_labels(z, y)
     N, K = z.shape
     onehot = np.eye(K)[y]  # (N, K)
@@ -271,7 +281,7 @@ def l1_penalty(W, *, lam: float) -> float:
 
 
 def l1_penalty_backward(W, dy=1.0, *, lam: float) -> np.ndarray:
-    """Subgradient λ sign(W), 0 at W = 0; times dy."""
+    """Subgradient λ sign(W), 0 at W = 0 (and −0.0; never the NaN of λW/|W|); times dy."""
     W = as_array("W", W)
     return _upstream(dy) * nonnegative("lam", lam) * np.sign(W)
 

@@ -210,7 +210,7 @@ _ENTRIES = [
     _e("conv2d", _Y, "2-D cross-correlation with stride, padding and dilation", "layers",
        _forward_backward("conv2d"), ["seed 000", "seed 004", "Yu & Koltun, ICLR 2016"]),
     _e("max_pool", _Y, "window maximum", "layers", _forward_backward("max_pool"),
-       ["seed 000", "seed 004"]),
+       ["seed 000", "seed 004"], ties="first split"),
     _e("avg_pool", _Y, "window mean", "layers", _forward_backward("avg_pool"),
        ["seed 000", "seed 004"]),
     _e("residual", _Y, "y = x + F(x)", "layers", _forward_backward("residual"),

@@ -1,7 +1,10 @@
 """Regularisation and ensembles: dropout, model averaging, bagging and early stopping.
 
 Randomness comes in as a ``numpy.random.Generator`` or as an explicit dropout mask, so that
-every function here is pure and repeatable. State (early stopping) is an explicit NamedTuple.
+every function here is pure and repeatable. A function given a generator draws from it alone
+and afresh on every call: a fresh generator of the same seed replays its draw, and successive
+calls with one generator are independent draws (a mask or resample is never kept and reused).
+State (early stopping) is an explicit NamedTuple.
 
 Sources (catalogue section 6; seeds by file number):
     000, 001, 004  dropout: Srivastava et al., "Dropout: A Simple Way to Prevent Neural

@@ -125,17 +125,24 @@ def apg(
     prox: Callable[[np.ndarray, float], Any] | None = None,
     tol: float = 0.0,
 ) -> SolverResult:
-    """Accelerated proximal gradient (FISTA) for min F(x) = f(x) + g(x)   (seed 004).
+    """Accelerated proximal gradient for min F(x) = f(x) + g(x), read as FISTA   (seed 004).
 
-        x_k     = prox_g(y_{k−1} − ε∇f(y_{k−1}), ε)        (ε ≤ 1/L)
+        x_k     = prox_g(y_k − ε∇f(y_k), ε)                    (ε ≤ 1/L)
         t_{k+1} = (1 + √(1 + 4t_k²)) / 2
-        y_{k+1} = x_k + ((t_k − 1)/t_{k+1}) (x_k − x_{k−1}),    t_1 = 1, y_1 = x_0.
+        y_{k+1} = x_k + ((t_k − 1)/t_{k+1}) (x_k − x_{k−1}),    t_1 = 1, y_1 = x_0,
+
+    Beck & Teboulle's FISTA (SIAM J. Imaging Sci. 2009, eqs. 4.1–4.3). Seed 004 prints
+    x_k = y_{k−1} − ε∇F(y_{k−1}) beside y_{k+1} from x_k: read literally, its indices do not
+    close (y_{k+1} would feed x_{k+2}, splitting the sequence into two interleaved halves), so
+    x_k is taken from y_k, as in FISTA, which is what the seed's theorem is about.
 
     ``prox(v, lr)`` returns argmin_u g(u) + ‖u − v‖²/(2·lr); ``None`` means g = 0 (prox is the
     identity) and the method is Nesterov's accelerated gradient, the seed's form.
 
-    Theorem (Beck & Teboulle 2009, Thm 4.4; seed 004, eq. 20): for convex f with an
-    L-Lipschitz gradient, convex g and ε = 1/L,
+    Theorem (seed 004, eq. 20, from the slide's source: Zuo & Lin, "A Generalized Accelerated
+    Proximal Gradient Approach for Total-Variation-Based Image Restoration", IEEE Trans.
+    Image Processing, 2011 — the seed dates it 2010 — who restate Beck & Teboulle 2009,
+    Thm 4.4): for convex f with an L-Lipschitz gradient, convex g and ε = 1/L,
         F(x_k) − F(x*) ≤ 2L‖x₀ − x*‖² / (k + 1)²   for every k ≥ 1,
     where x_k is ``iterates[k]``. With ε < 1/L the bound holds with L replaced by 1/ε.
 

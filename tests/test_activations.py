@@ -123,6 +123,87 @@ def test_gelu_variants_differ_by_at_most_4_8e_4():
     assert 4.0e-4 < gap < 4.8e-4  # the bound is tight: the variants are distinguishable
 
 
+MAX = float(np.finfo(np.float64).max)
+
+
+@pytest.mark.parametrize("variant", ["tanh", "erf"])
+def test_gelu_and_its_derivative_reach_their_asymptotes_at_every_magnitude(variant):
+    # x³ overflows past 5.6e102 and x² past 1.3e154: GELU is still x (or −0) and its
+    # derivative 1 (or 0), with no NaN from 0·inf and no warning
+    x = np.array([40.0, 1e3, 1e103, 1e160, MAX])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        up, down = act.gelu(x, variant=variant), act.gelu(-x, variant=variant)
+        d_up = act.gelu_backward(x, np.ones_like(x), variant=variant)
+        d_down = act.gelu_backward(-x, np.ones_like(x), variant=variant)
+    np.testing.assert_array_equal(up, x)
+    np.testing.assert_array_equal(down, np.zeros_like(x))
+    np.testing.assert_array_equal(d_up, np.ones_like(x))
+    np.testing.assert_array_equal(d_down, np.zeros_like(x))
+
+
+def test_gelu_tanh_derivative_where_tanh_saturates_matches_central_differences():
+    # around |u| ≈ 19, where 1 − tanh²(u) first rounds to 0 in float64 (|x| ≈ 7.2)
+    x = np.array([-7.5, -7.2, -7.0, 7.0, 7.2, 7.5])
+    h = 1e-6
+    fd = (act.gelu(x + h) - act.gelu(x - h)) / (2 * h)
+    np.testing.assert_allclose(act.gelu_backward(x, np.ones_like(x)), fd, rtol=1e-8, atol=1e-9)
+
+
+def test_activations_reach_their_asymptotes_past_the_overflow_of_exp():
+    x = np.array([709.79, 800.0, 1e4, 1e300])
+    lam, alpha = act.SELU_LAMBDA, act.SELU_ALPHA
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(act.softplus(x), x)  # x + log(1 + e^−x), e^−x < ulp/2
+        np.testing.assert_array_equal(act.elu(x), x)
+        np.testing.assert_array_equal(act.selu(x), lam * x)
+        np.testing.assert_array_equal(act.sigmoid(x), 1.0)
+        np.testing.assert_array_equal(act.tanh(x), 1.0)
+        np.testing.assert_array_equal(act.softplus_sum(x, N=10), 10.0)
+        np.testing.assert_array_equal(act.softplus(-x), [np.exp(-709.79), 0.0, 0.0, 0.0])
+        np.testing.assert_array_equal(act.elu(-x), -1.0)
+        np.testing.assert_allclose(act.selu(-x), -lam * alpha, rtol=1e-15)
+        np.testing.assert_array_equal(act.tanh(-x), -1.0)
+
+
+def test_selu_is_inf_only_where_lambda_x_exceeds_the_range():
+    below = MAX / act.SELU_LAMBDA * (1 - 1e-15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = act.selu(np.array([below, MAX]))
+    assert np.isfinite(y[0]) and y[0] == pytest.approx(act.SELU_LAMBDA * below, rel=1e-15)
+    assert y[1] == np.inf
+
+
+def test_softmax_and_log_softmax_at_logits_of_the_largest_magnitude():
+    # z − max z = −2·max overflows: its exponential is 0, its log-softmax −inf (the true
+    # value −3.6e308 rounded), and the other entries exact
+    z = np.array([[MAX, -MAX, 0.0], [1e4, 0.0, -1e4]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, log_y = act.softmax(z), act.log_softmax(z)
+    np.testing.assert_array_equal(y, [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(log_y, [[0.0, -np.inf, -MAX], [0.0, -1e4, -2e4]])
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "x", "expected"),
+    [
+        ("relu", {}, [-0.0, 0.0], [0.0, 0.0]),
+        ("relu6", {}, [-0.0, 0.0, 6.0], [0.0, 0.0, 0.0]),
+        ("leaky_relu", {"alpha": 0.1}, [-0.0, 0.0], [1.0, 1.0]),  # the catalogue's 1
+        ("elu", {"alpha": 0.5}, [-0.0, 0.0], [0.5, 0.5]),  # α·e^0, the left derivative
+        ("selu", {}, [-0.0, 0.0], [1.0507009873554805 * 1.6732632423543772] * 2),
+    ],
+)
+def test_backward_takes_the_documented_subgradient_at_each_kink(name, kwargs, x, expected):
+    x = np.array(x)
+    dy = np.full_like(x, -2.5)
+    got = getattr(act, f"{name}_backward")(x, dy, **kwargs)
+    np.testing.assert_allclose(got, -2.5 * np.array(expected), rtol=1e-15)
+
+
 @pytest.mark.parametrize(("N", "worst"), [(5, 0.017), (10, 0.0106), (20, 0.0106)])
 def test_softplus_sum_approximates_softplus_below_n_minus_5(N, worst):
     x = np.linspace(-20, N - 5, 20001)

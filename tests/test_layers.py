@@ -250,6 +250,86 @@ def test_max_pool_backward_sends_the_gradient_to_the_first_maximum_on_ties():
     np.testing.assert_array_equal(dx[0, 0], expected)
 
 
+def test_max_pool_backward_splits_the_gradient_among_tied_maxima():
+    x = np.array([[1.0, 3.0, 3.0], [3.0, 0.0, 2.0], [1.0, 5.0, 5.0]]).reshape(1, 1, 3, 3)
+    dy = np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 1, 2, 2)
+    dx = layers.max_pool_backward(x, dy, kernel_size=2, stride=1, ties="split")
+    # top-left: 3 at (0, 1) and (1, 0), 10/2 each; top-right: 3 at (0, 1) and (0, 2), 20/2
+    # each; bottom-left: 5 at (2, 1) alone, 30; bottom-right: 5 at (2, 1) and (2, 2), 40/2 each
+    expected = np.array([[0.0, 15.0, 10.0], [5.0, 0.0, 0.0], [0.0, 50.0, 20.0]])
+    np.testing.assert_array_equal(dx[0, 0], expected)
+
+
+def loop_max_pool_backward_split(x, dy, kernel, stride, padding, dilation):
+    """The split rule by explicit loops: each window's dy divided among the real entries equal
+    to its maximum (the padding never counts)."""
+    (kH, kW), (sH, sW), (pH, pW), (dH, dW) = kernel, stride, padding, dilation
+    H, W = x.shape[2:]
+    dx = np.zeros_like(x)
+    for n, c, h, w in np.ndindex(dy.shape):
+        entries = [
+            (r, q)
+            for i in range(kH)
+            for j in range(kW)
+            for r, q in [(h * sH + i * dH - pH, w * sW + j * dW - pW)]
+            if 0 <= r < H and 0 <= q < W
+        ]
+        top = max(x[n, c, r, q] for r, q in entries)
+        tied = [(r, q) for r, q in entries if x[n, c, r, q] == top]
+        for r, q in tied:
+            dx[n, c, r, q] += dy[n, c, h, w] / len(tied)
+    return dx
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation"), POOL_CASES)
+def test_max_pool_backward_split_equals_loops_over_windows_on_ties(
+    rng, kernel, stride, padding, dilation
+):
+    x = rng.integers(0, 3, size=(2, 3, 7, 8)).astype(float)  # values 0, 1, 2: ties everywhere
+    kw = {"kernel_size": kernel, "stride": stride, "padding": padding, "dilation": dilation}
+    dy = rng.standard_normal(layers.max_pool(x, **kw).shape)
+    dx = layers.max_pool_backward(x, dy, **kw, ties="split")
+    expected = loop_max_pool_backward_split(x, dy, kernel, stride, padding, dilation)
+    np.testing.assert_allclose(dx, expected, rtol=1e-14, atol=1e-15)
+    # the forward does not depend on the tie rule
+    np.testing.assert_array_equal(layers.max_pool(x, **kw, ties="split"), layers.max_pool(x, **kw))
+
+
+@pytest.mark.parametrize("ties", ["first", "split"])
+def test_max_pool_backward_conserves_the_gradient_of_each_window_on_ties(rng, ties):
+    # non-overlapping 2×3 windows over a 6×9 input: Σ_window dx = dy, window by window
+    x = rng.integers(0, 2, size=(2, 2, 6, 9)).astype(float)
+    dy = rng.standard_normal((2, 2, 3, 3))
+    dx = layers.max_pool_backward(x, dy, kernel_size=(2, 3), ties=ties)
+    sums = dx.reshape(2, 2, 3, 2, 3, 3).sum(axis=(3, 5))
+    np.testing.assert_allclose(sums, dy, rtol=1e-14, atol=1e-15)
+
+
+def test_max_pool_tie_rules_agree_without_ties(rng):
+    x = 0.1 * rng.permutation(2 * 3 * 7 * 8).reshape(2, 3, 7, 8).astype(float)
+    kw = {"kernel_size": 3, "stride": 2, "padding": 1}
+    dy = rng.standard_normal((2, 3, 4, 4))
+    np.testing.assert_array_equal(
+        layers.max_pool_backward(x, dy, **kw, ties="split"), layers.max_pool_backward(x, dy, **kw)
+    )
+
+
+FIRST_REAL_ENTRY = np.array([[1.0, 0.0], [0.0, 0.0]])  # the top-left window's real entries
+
+
+@pytest.mark.parametrize(("ties", "expected"), [("first", FIRST_REAL_ENTRY), ("split", 0.25)])
+def test_max_pool_padding_never_takes_the_gradient_of_a_window_of_minus_infinity(ties, expected):
+    # a 3×3 window with padding 1 at the corner holds 4 real entries, all −∞: the gradient
+    # goes to the first real one (PyTorch's scan starts there) or to all four, never to the
+    # padding, which is −∞ too
+    x = np.full((1, 1, 3, 3), -np.inf)
+    dy = np.zeros((1, 1, 3, 3))
+    dy[0, 0, 0, 0] = 1.0
+    dx = layers.max_pool_backward(x, dy, kernel_size=3, stride=1, padding=1, ties=ties)
+    assert dx.sum() == 1.0
+    np.testing.assert_array_equal(dx[0, 0, :2, :2], np.broadcast_to(expected, (2, 2)))
+
+
 AVG_POOL_CASES = [case[:3] for case in POOL_CASES if case[3] == (1, 1)]  # no dilation
 
 
@@ -436,6 +516,10 @@ def test_bad_convolution_and_pooling_input_raises_a_clear_error():
         layers.max_pool_backward(x, np.zeros((1, 2, 3, 3)), kernel_size=2)
     with pytest.raises(ValueError, match=r"dy must have shape \(1, 2, 2, 2\)"):
         layers.avg_pool_backward(x, np.zeros((1, 2, 5, 5)), kernel_size=2)
+    with pytest.raises(ValueError, match=r"ties must be one of 'first', 'split', got 'last'"):
+        layers.max_pool_backward(x, np.zeros((1, 2, 2, 2)), kernel_size=2, ties="last")
+    with pytest.raises(ValueError, match=r"ties must be one of 'first', 'split', got 'last'"):
+        layers.max_pool(x, kernel_size=2, ties="last")
 
 
 def test_bad_residual_and_init_input_raises_a_clear_error(rng):

@@ -89,6 +89,49 @@ def test_binary_cross_entropy_with_logits_is_exact_and_finite_at_logits_of_1e4()
     )
 
 
+def test_binary_cross_entropy_with_logits_is_exact_at_every_finite_logit():
+    # ζ(z) − yz by hand at |z| far past exp's overflow: z(1 − y) for z > 0, −yz for z < 0,
+    # each plus log(1 + e^−|z|)
+    z = np.array([1e300, 1e300, -1e300, -1e300, 710.0, -710.0])
+    y = np.array([0.0, 0.25, 1.0, 0.25, 1.0, 0.0])
+    tail = math.log1p(math.exp(-710.0))  # e^−710, a subnormal: the label agrees, barely
+    expected = np.array([1e300, 0.75e300, 1e300, 0.25e300, tail, tail])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        terms = [
+            losses.binary_cross_entropy_with_logits([a], [b]) for a, b in zip(z, y, strict=True)
+        ]
+        grad = losses.binary_cross_entropy_with_logits_backward(z, y)
+    np.testing.assert_allclose(terms, expected, rtol=1e-15, atol=0)
+    sigma = np.array([1, 1, 0, 0, 1, math.exp(-710.0)])  # σ(z) by hand
+    np.testing.assert_allclose(grad, (sigma - y) / 6, rtol=1e-15, atol=1e-320)  # subnormals
+
+
+def test_the_subgradients_at_the_kinks_are_zero_for_plus_and_minus_zero():
+    # sign(0) = 0 for ŷ − y = ±0.0 and W = ±0.0: never NaN, never ±1
+    y_hat, y = np.array([0.0, -0.0, 2.0, 3.0]), np.array([0.0, 0.0, 2.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(losses.l1_backward(y_hat, y, -2.0, reduction="sum"),
+                                      [0.0, 0.0, 0.0, -2.0])  # fmt: skip
+        np.testing.assert_array_equal(
+            losses.l1_penalty_backward(np.array([0.0, -0.0, -4.0]), 1.0, lam=0.5), [0, 0, -0.5]
+        )
+
+
+def test_cross_entropy_is_exact_at_logits_far_past_the_overflow_of_exp():
+    z = np.array([[1e300, 0.0], [0.0, 1e300], [710.0, 0.0]])
+    y = np.array([1, 1, 0])
+    # −z_y + max + log(1 + e^(min − max)): 1e300, 0, log1p(e^−710)
+    expected = (1e300 + 0.0 + math.log1p(math.exp(-710.0))) / 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = losses.cross_entropy(z, y)
+        grad = losses.cross_entropy_backward(z, y)
+    assert value == pytest.approx(expected, rel=1e-15)
+    np.testing.assert_allclose(grad, [[1 / 3, -1 / 3], [0, 0], [0, 0]], atol=1e-300)
+
+
 def test_binary_cross_entropy_with_logits_equals_scipy_and_the_softplus_form(rng):
     z = rng.normal(scale=20.0, size=40)
     y = rng.integers(0, 2, size=40).astype(float)

@@ -136,6 +136,30 @@ def test_dropout_sample_draws_a_repeatable_torch_mask(functions):
     )
 
 
+def test_dropout_and_max_pool_offer_the_modes_torch_has(functions, rng):
+    # F.dropout is inverted dropout, and max_pool2d's gradient goes to the first maximum of a
+    # window: those modes are torch's own (the keyword left out); the others are a TypeError,
+    # which the checks read as unsupported
+    x = np.ones((50, 50))
+    np.testing.assert_array_equal(
+        functions.dropout_sample(x, p=0.75, rng=np.random.default_rng(3), variant="inverted"),
+        functions.dropout_sample(x, p=0.75, rng=np.random.default_rng(3)),
+    )
+    with pytest.raises(TypeError, match="no variant='standard'"):
+        functions.dropout_sample(x, p=0.75, rng=rng, variant="standard")
+    x = np.array([[1.0, 3.0, 3.0], [3.0, 0.0, 2.0], [1.0, 5.0, 5.0]]).reshape(1, 1, 3, 3)
+    dy = np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 1, 2, 2)
+    for ties in (None, "first"):
+        np.testing.assert_array_equal(
+            functions.max_pool_backward(x, dy, kernel_size=2, stride=1, ties=ties),
+            layers.max_pool_backward(x, dy, kernel_size=2, stride=1, ties="first"),
+        )
+    with pytest.raises(TypeError, match="no ties='split'"):
+        functions.max_pool_backward(x, dy, kernel_size=2, stride=1, ties="split")
+    with pytest.raises(TypeError, match="no ties='split'"):
+        functions.max_pool(x, kernel_size=2, stride=1, ties="split")
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_device_cuda_without_cuda_is_a_usage_error_not_an_empty_pass(tmp_path):
     path, junit = tmp_path / "verdicts.json", tmp_path / "junit.xml"
@@ -150,3 +174,56 @@ def test_device_cuda_without_cuda_is_a_usage_error_not_an_empty_pass(tmp_path):
         "cpu (is the device present and visible to the library?)"
     ]
     assert not list(tmp_path.iterdir())  # no verdicts, no JUnit, no temporary file
+
+
+def test_modes_are_torch_classes_and_a_missing_mode_is_a_type_error(functions, rng):
+    # a mapping, no arithmetic: weight_decay_mode="decoupled" is torch.optim.AdamW with the
+    # same weight_decay, "l2" and the keyword left out are torch.optim.Adam
+    theta, g = rng.standard_normal(4), rng.standard_normal(4)
+    for mode, torch_default in (("l2", True), ("decoupled", False)):
+        mine, _ = functions.adam_step(theta, g, functions.adam_init(theta), lr=0.1,
+                                      weight_decay=0.3, weight_decay_mode=mode)  # fmt: skip
+        want, _ = optimizers.adam_step(theta, g, optimizers.adam_init(theta), lr=0.1,
+                                       weight_decay=0.3, weight_decay_mode=mode)  # fmt: skip
+        np.testing.assert_allclose(mine, want, rtol=1e-12, atol=1e-14)
+        default, _ = functions.adam_step(theta, g, functions.adam_init(theta), lr=0.1,
+                                         weight_decay=0.3)  # fmt: skip
+        assert np.array_equal(default, mine) == torch_default
+    t = np.arange(1, 6)
+    exponential = functions.decay(t, lr=0.1, gamma=0.5, step_size=2, kind="exponential")
+    np.testing.assert_allclose(exponential, 0.1 * 0.5 ** (t - 1), rtol=1e-15)
+    for function, call in {
+        "momentum_step": lambda: functions.momentum_step(
+            theta, g, functions.momentum_init(theta), lr=0.1, variant="classic"),
+        "adagrad_step": lambda: functions.adagrad_step(
+            theta, g, functions.adagrad_init(theta), lr=0.1, variant="lee"),
+        "rmsprop_step": lambda: functions.rmsprop_step(
+            theta, g, functions.rmsprop_init(theta), lr=0.1, variant="eps_inside"),
+        "decay": lambda: functions.decay(t, lr=0.1, gamma=0.5, kind="inverse_time"),
+        "batch_norm": lambda: functions.batch_norm(
+            rng.standard_normal((3, 2)), np.ones(2), np.zeros(2), np.zeros(2), np.ones(2),
+            running_var_estimator="biased"),
+    }.items():  # fmt: skip
+        with pytest.raises(TypeError, match=f"torch offers no {function}"):
+            call()
+
+
+def test_gelu_mse_and_l1_modes_are_torch_keywords_and_half_is_a_type_error(functions, rng):
+    # a mapping, no arithmetic: gelu(variant=) is F.gelu(approximate=), mse(variant=) and
+    # l1(reduction=) are the losses' reduction=; the keyword left out is torch's own default
+    from nnconform.reference import activations, losses
+
+    x, y = rng.standard_normal(5), rng.standard_normal(5)
+    for variant in ("tanh", "erf"):
+        np.testing.assert_allclose(functions.gelu(x, variant=variant),
+                                   activations.gelu(x, variant=variant), rtol=1e-12)  # fmt: skip
+    np.testing.assert_array_equal(functions.gelu(x), functions.gelu(x, variant="erf"))
+    for variant in ("mean", "sum"):
+        assert functions.mse(x, y, variant=variant) == pytest.approx(
+            losses.mse(x, y, variant=variant), rel=1e-12
+        )
+        np.testing.assert_allclose(functions.l1_backward(x, y, 2.0, reduction=variant),
+                                   losses.l1_backward(x, y, 2.0, reduction=variant))  # fmt: skip
+    assert functions.mse(x, y) == functions.mse(x, y, variant="mean")
+    with pytest.raises(TypeError, match=r"torch offers no mse\(variant='half'\)"):
+        functions.mse(x, y, variant="half")

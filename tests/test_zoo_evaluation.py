@@ -22,6 +22,23 @@ BUGS = {
         "iterations",
         "epochs::iterations_per_epoch_is_the_ceiling_of_n_over_m",
     ),
+    # reuse across calls, an ignored generator: each split or sample on its own is correct
+    "evaluation:k_fold_global_random_state": (
+        "k_fold",
+        "k_fold::k_fold_shuffles_afresh_on_each_call_from_the_generator_given",
+    ),
+    "evaluation:bootstrap_fixed_seed": (
+        "bootstrap",
+        "bootstrap::bootstrap_samples_are_drawn_afresh_on_each_call_from_the_generator_given",
+    ),
+    "evaluation:minibatches_shuffled_once": (
+        "minibatches",
+        "epochs::minibatches_are_shuffled_afresh_on_each_call_from_the_generator_given",
+    ),
+    "evaluation:repeated_holdout_one_split": (
+        "holdout",
+        "holdout::holdout_splits_are_drawn_afresh_on_each_call_and_each_repeat",
+    ),
     "landscape:hvp_forward_difference": (
         "hessian",
         "hessian::hessian_vector_product_matches_its_closed_form",

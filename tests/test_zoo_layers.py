@@ -28,6 +28,21 @@ BUGS = {
         "init_draws",
         "init::init_draws_zero_mean_weights_of_the_documented_variance",
     ),
+    # ties: Σdx = t·dy over a window of t tied maxima; the message names the cause
+    "max_pool_backward_every_tied_maximum": (
+        "ties",
+        "max_pool::max_pool_backward_conserves_the_gradient_of_each_window_on_ties",
+    ),
+    # the gradient conserved, but no documented tie rule (first, split) gives it
+    "max_pool_backward_last_maximum": (
+        "ties",
+        "max_pool::max_pool_on_ties_matches_a_documented_tie_rule",
+    ),
+    # a non-default mode: the default (normal) call passes
+    "glorot_init_uniform_draws_a_normal": (
+        "init_in_each_mode",
+        "init::init_in_each_mode_draws_that_distribution",
+    ),
 }
 
 

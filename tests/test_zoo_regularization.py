@@ -41,6 +41,28 @@ BUGS = {
         "early_stopping",
         {"early_stopping::early_stopping_keeps_a_copy_of_the_best_weights"},
     ),
+    # reuse across calls: each call on its own is a correct dropout
+    "dropout_sample_caching_its_mask": (
+        "drawn_afresh",
+        {"dropout::dropout_masks_are_drawn_afresh_on_each_call_from_the_generator_given"},
+    ),
+    # non-default modes: the default call (standard) passes
+    "dropout_sample_ignoring_its_variant": (
+        "dropout_sample",
+        {
+            "dropout::dropout_sample_in_each_mode_keeps_units_with_probability_p_and_scales_as_"
+            "that_mode"
+        },
+    ),
+    "dropout_backward_inverted_without_1_over_p": (
+        "in_each_mode",
+        {"dropout::dropout_in_each_mode_matches_the_oracle_in_that_mode"},
+    ),
+    # a generator ignored: each resample on its own is a correct one
+    "bagging_samples_fixed_seed": (
+        "bagging",
+        {"bagging::bagging_samples_are_drawn_afresh_for_each_model_and_each_call"},
+    ),
 }
 
 

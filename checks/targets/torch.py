@@ -10,13 +10,34 @@ The adapter converts types, devices, argument names and conventions only: it add
 arithmetic that changes a result and never chooses a variant. The conventions it maps are
 names, not formulas:
 
-    dropout           the reference's p is the KEEP probability; torch's is the drop one, 1 − p
+    dropout           the reference's p is the KEEP probability; torch's is the drop one, 1 − p;
+                      dropout_sample(variant=None|"inverted") → F.dropout ("standard": none)
+    max_pool          ties=None|"first" → F.max_pool2d, whose gradient goes to the first
+                      maximum of a window ("split": none)
     batch_norm        the reference's momentum is p, the weight of the old running value;
                       torch's momentum is 1 − p
     leaky_relu        alpha → negative_slope;   rmsprop: rho → alpha;   momentum: alpha → momentum
+    gelu              variant=None|"erf"|"tanh" → F.gelu(approximate= default|"none"|"tanh")
+    mse               variant=None|"mean"|"sum" → F.mse_loss(reduction= default|"mean"|"sum");
+                      "half": TypeError (no torch reduction divides by 2n)
+    l1                reduction=None|"mean"|"sum" → F.l1_loss(reduction= default|"mean"|"sum")
     adam              beta1, beta2 → betas=(beta1, beta2)
     decay             PyTorch's schedulers count epochs from 0: the reference's step t is
                       torch's epoch t − 1
+
+Documented modes of the optimisers, schedules and batch norm: each mode torch has is a torch
+class (a mapping, no arithmetic); the keyword left out (None) is torch's own default; a mode
+torch lacks raises TypeError, which the checks read as unsupported in that mode:
+
+    adam_step         weight_decay_mode "l2" → torch.optim.Adam, "decoupled" → AdamW, with
+                      the same weight_decay (the reference's l2 adds wd·θ to g and its
+                      decoupled form shrinks θ by lr·wd·θ, as torch's do: a renaming)
+    momentum_step     variant "lr_outside" (SGD); classic, ema: TypeError
+    adagrad_step      variant "root_sum" (Adagrad: ε outside the root); lee: TypeError
+    rmsprop_step      variant "eps_outside" (RMSprop); eps_inside: TypeError
+    decay             kind "step" → StepLR, "exponential" → ExponentialLR; inverse_time:
+                      TypeError (no torch scheduler computes it without the adapter's arithmetic)
+    batch_norm        running_var_estimator "unbiased" (F.batch_norm); biased: TypeError
 
 Defaults are the reference's (the signature is the contract), so a check that leaves a
 hyper-parameter out compares the same algorithm; torch's own defaults differ for some (RMSprop
@@ -41,8 +62,9 @@ torch.nn.utils.spectral_norm, torch.nn.utils.parametrizations.weight_norm (PyTor
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -140,7 +162,36 @@ _OPTIMIZERS: dict[str, tuple[type, Callable[..., dict[str, Any]]]] = {
             "weight_decay": weight_decay,
         },
     ),
+    # adam_step(weight_decay_mode="decoupled"): θ ← θ(1 − lr·wd), then Adam's update; the
+    # reference's decoupled wd is torch's (a renaming: no arithmetic on λ)
+    "adamw": (
+        torch.optim.AdamW,
+        lambda beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0: {
+            "betas": (beta1, beta2),
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+    ),
 }
+
+# The documented modes torch offers, each mapped to a torch class (no arithmetic). None, the
+# keyword left out, is torch's own default; a mode that is not here raises TypeError, which
+# the checks read as "torch does not offer this mode" (unsupported).
+_ADAM_WEIGHT_DECAY_MODES = {None: "adam", "l2": "adam", "decoupled": "adamw"}
+_MOMENTUM_VARIANTS = ("lr_outside",)  # SGD(momentum=μ): b ← μb + g, θ ← θ − lr·b
+_ADAGRAD_VARIANTS = ("root_sum",)  # Adagrad: θ ← θ − lr·g/(√Σg² + eps)
+_RMSPROP_VARIANTS = ("eps_outside",)  # RMSprop: θ ← θ − lr·g/(√r + eps)
+_DECAY_KINDS = ("step", "exponential")  # StepLR, ExponentialLR; no inverse-time scheduler
+_RUNNING_VAR_ESTIMATORS = ("unbiased",)  # F.batch_norm updates running_var with m/(m − 1)
+
+
+def _offered(function: str, keyword: str, mode: str | None, offered: Sequence[str]) -> None:
+    """Accept ``mode`` (None: torch's default) if torch offers it, else raise TypeError."""
+    if mode is not None and mode not in offered:
+        raise TypeError(
+            f"torch offers no {function}({keyword}={mode!r}); it offers "
+            f"{', '.join(repr(m) for m in offered)} (and its default, the keyword left out)"
+        )
 
 
 class TorchFunctions:
@@ -236,11 +287,24 @@ class TorchFunctions:
     def selu_backward(self, x, dy):
         return self._unary_backward(F.selu, x, dy)
 
-    def gelu(self, x):
-        return self._unary(F.gelu, x)  # torch's default form; which variant it is is measured
+    # GELU's documented variants as F.gelu's ``approximate`` (a mapping, no arithmetic);
+    # None, the keyword left out, is torch's own default form, which the checks measure
+    _GELU_VARIANTS: ClassVar[dict[str | None, dict[str, str]]] = {
+        None: {},
+        "erf": {"approximate": "none"},
+        "tanh": {"approximate": "tanh"},
+    }
 
-    def gelu_backward(self, x, dy):
-        return self._unary_backward(F.gelu, x, dy)
+    def _gelu(self, variant: str | None) -> Callable[[torch.Tensor], torch.Tensor]:
+        if variant not in self._GELU_VARIANTS:
+            raise TypeError(f"torch offers no gelu(variant={variant!r}): only 'erf', 'tanh'")
+        return lambda t: F.gelu(t, **self._GELU_VARIANTS[variant])
+
+    def gelu(self, x, *, variant=None):
+        return self._unary(self._gelu(variant), x)
+
+    def gelu_backward(self, x, dy, *, variant=None):
+        return self._unary_backward(self._gelu(variant), x, dy)
 
     def softplus(self, x):
         return self._unary(F.softplus, x)
@@ -266,17 +330,36 @@ class TorchFunctions:
         y_hat = self._t(y_hat, grad=True)
         return _Graph(f(y_hat, self._t(y).to(y_hat.dtype)), (y_hat,))
 
-    def mse(self, y_hat, y):
-        return _np(self._loss(F.mse_loss, y_hat, y).out)
+    # The documented modes of MSE (variant) and L1 (reduction) as torch's ``reduction`` (a
+    # mapping, no arithmetic); None, the keyword left out, is torch's own default ("mean").
+    # MSE's "half" form, 1/(2n) Σ(ŷ − y)², is no reduction of torch's: TypeError.
+    _REDUCTIONS: ClassVar[dict[str | None, dict[str, str]]] = {
+        None: {},
+        "mean": {"reduction": "mean"},
+        "sum": {"reduction": "sum"},
+    }
 
-    def mse_backward(self, y_hat, y, dy=1.0):
-        return _np(self._vjp(self._loss(F.mse_loss, y_hat, y), dy)[0])
+    def _reduced(self, f, function: str, keyword: str, mode: str | None):
+        if mode not in self._REDUCTIONS:
+            raise TypeError(
+                f"torch offers no {function}({keyword}={mode!r}): only 'mean' and 'sum'"
+            )
+        return lambda y_hat, y: f(y_hat, y, **self._REDUCTIONS[mode])
 
-    def l1(self, y_hat, y):
-        return _np(self._loss(F.l1_loss, y_hat, y).out)
+    def mse(self, y_hat, y, *, variant=None):
+        return _np(self._loss(self._reduced(F.mse_loss, "mse", "variant", variant), y_hat, y).out)
 
-    def l1_backward(self, y_hat, y, dy=1.0):
-        return _np(self._vjp(self._loss(F.l1_loss, y_hat, y), dy)[0])
+    def mse_backward(self, y_hat, y, dy=1.0, *, variant=None):
+        graph = self._loss(self._reduced(F.mse_loss, "mse", "variant", variant), y_hat, y)
+        return _np(self._vjp(graph, dy)[0])
+
+    def l1(self, y_hat, y, *, reduction=None):
+        f = self._reduced(F.l1_loss, "l1", "reduction", reduction)
+        return _np(self._loss(f, y_hat, y).out)
+
+    def l1_backward(self, y_hat, y, dy=1.0, *, reduction=None):
+        f = self._reduced(F.l1_loss, "l1", "reduction", reduction)
+        return _np(self._vjp(self._loss(f, y_hat, y), dy)[0])
 
     def binary_cross_entropy(self, p, y):
         return _np(self._loss(F.binary_cross_entropy, p, y).out)
@@ -306,10 +389,13 @@ class TorchFunctions:
         np.asarray(theta)  # nothing to allocate: torch creates its buffers at the first step
         return OptimizerState(name, None)
 
-    def _step(self, name: str, theta, g, state, lr, hyper) -> tuple[np.ndarray, OptimizerState]:
+    def _step(
+        self, name: str, theta, g, state, lr, hyper, *, torch_name: str | None = None
+    ) -> tuple[np.ndarray, OptimizerState]:
+        """One step of ``_OPTIMIZERS[torch_name or name]`` (torch_name: a mode's class)."""
         if not isinstance(state, OptimizerState) or state.name != name:
             raise TypeError(f"state must come from {name}_init, got {state!r}")
-        cls, options = _OPTIMIZERS[name]
+        cls, options = _OPTIMIZERS[torch_name or name]
         options = options(**hyper)
         param = torch.nn.Parameter(self._t(theta))
         optimizer = cls([param], lr=float(lr), **options)
@@ -337,7 +423,8 @@ class TorchFunctions:
     def momentum_init(self, theta):
         return self._init("momentum", theta)
 
-    def momentum_step(self, theta, g, state, *, lr, alpha=0.9):
+    def momentum_step(self, theta, g, state, *, lr, alpha=0.9, variant=None):
+        _offered("momentum_step", "variant", variant, _MOMENTUM_VARIANTS)
         return self._step("momentum", theta, g, state, lr, {"alpha": alpha})
 
     def nesterov_init(self, theta):
@@ -351,27 +438,42 @@ class TorchFunctions:
     def adagrad_init(self, theta):
         return self._init("adagrad", theta)
 
-    def adagrad_step(self, theta, g, state, *, lr, eps=1e-7):
+    def adagrad_step(self, theta, g, state, *, lr, eps=1e-7, variant=None):
+        _offered("adagrad_step", "variant", variant, _ADAGRAD_VARIANTS)
         return self._step("adagrad", theta, g, state, lr, {"eps": eps})
 
     def rmsprop_init(self, theta):
         return self._init("rmsprop", theta)
 
-    def rmsprop_step(self, theta, g, state, *, lr, rho=0.9, eps=1e-6):
+    def rmsprop_step(self, theta, g, state, *, lr, rho=0.9, eps=1e-6, variant=None):
+        _offered("rmsprop_step", "variant", variant, _RMSPROP_VARIANTS)
         return self._step("rmsprop", theta, g, state, lr, {"rho": rho, "eps": eps})
 
     def adam_init(self, theta):
         return self._init("adam", theta)
 
-    def adam_step(self, theta, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    def adam_step(
+        self, theta, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+        weight_decay_mode=None,
+    ):  # fmt: skip
+        """weight_decay_mode: None (torch's default) or "l2" → torch.optim.Adam;
+        "decoupled" → torch.optim.AdamW (both with the same weight_decay)."""
+        offered = [mode for mode in _ADAM_WEIGHT_DECAY_MODES if mode is not None]
+        _offered("adam_step", "weight_decay_mode", weight_decay_mode, offered)
         hyper = {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
-        return self._step("adam", theta, g, state, lr, hyper)
+        torch_name = _ADAM_WEIGHT_DECAY_MODES[weight_decay_mode]
+        return self._step("adam", theta, g, state, lr, hyper, torch_name=torch_name)
 
     # --- schedules ----------------------------------------------------------------------
 
-    def decay(self, t, *, lr, gamma, step_size=None):
-        """StepLR when a step_size is given, else ExponentialLR: the torch scheduler that
-        takes exactly these arguments. η at step t is the lr after t − 1 scheduler steps."""
+    def decay(self, t, *, lr, gamma, step_size=None, kind=None):
+        """kind "step" → StepLR, "exponential" → ExponentialLR (inverse_time: torch has no
+        such scheduler, TypeError). Left out (None): StepLR when a step_size is given, else
+        ExponentialLR, the torch scheduler that takes exactly these arguments. η at step t is
+        the lr after t − 1 scheduler steps."""
+        _offered("decay", "kind", kind, _DECAY_KINDS)
+        if kind == "step" and step_size is None:
+            raise ValueError("step_size must be given for kind='step' (StepLR's step_size)")
         steps = np.asarray(t)
         if steps.dtype == np.bool_ or not np.issubdtype(steps.dtype, np.number):
             raise TypeError(f"t must hold integer step counts, got {t!r}")
@@ -379,7 +481,7 @@ class TorchFunctions:
             raise ValueError(f"t must hold whole step counts >= 1, got {t!r}")
         param = torch.nn.Parameter(torch.zeros(1, device=self.device))
         optimizer = torch.optim.SGD([param], lr=float(lr))
-        if step_size is None:
+        if kind == "exponential" or (kind is None and step_size is None):
             scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
         else:
             scheduler = torch.optim.lr_scheduler.StepLR(
@@ -397,8 +499,12 @@ class TorchFunctions:
 
     def batch_norm(
         self, x, gamma, beta, running_mean, running_var, *, training=True, momentum=0.9,
-        eps=1e-5,
+        eps=1e-5, running_var_estimator=None,
     ):  # fmt: skip
+        """running_var_estimator: None (torch's default) or "unbiased", what F.batch_norm
+        does; "biased" is not offered (TypeError)."""
+        _offered("batch_norm", "running_var_estimator", running_var_estimator,
+                 _RUNNING_VAR_ESTIMATORS)  # fmt: skip
         x_t, gamma_t, beta_t = (self._t(a, grad=True) for a in (x, gamma, beta))
         # F.batch_norm updates these copies in place; the caller's arrays stay untouched
         mean_t, var_t = self._t(running_mean), self._t(running_var)
@@ -477,9 +583,12 @@ class TorchFunctions:
 
     # --- regularisation -----------------------------------------------------------------
 
-    def dropout_sample(self, x, *, p, rng, training=True):
+    def dropout_sample(self, x, *, p, rng, training=True, variant=None):
         """torch's own mask, from a torch seed drawn from ``rng``: F.dropout takes no
-        generator, so the global torch RNG is seeded inside fork_rng (restored after)."""
+        generator, so the global torch RNG is seeded inside fork_rng (restored after).
+        F.dropout is inverted dropout: ``variant`` None (torch's own) or "inverted"."""
+        if variant not in (None, "inverted"):
+            raise TypeError(f"torch's F.dropout offers no variant={variant!r}, only 'inverted'")
         x_t = self._t(x)
         seed = int(rng.integers(2**63))
         cuda = [self.device.index or 0] if self.device.type == "cuda" else []
@@ -544,11 +653,22 @@ class TorchFunctions:
         x_t = self._t(x, grad=True)
         return _Graph(f(x_t, **options), (x_t,))
 
-    def max_pool(self, x, *, kernel_size, stride=None, padding=0, dilation=1):
+    @staticmethod
+    def _max_pool_ties(ties):
+        """max_pool2d has one tie rule: its gradient goes to the first maximum of the window
+        in row-major order, the reference's ``first``. None: torch's own (that one)."""
+        if ties not in (None, "first"):
+            raise TypeError(f"torch's max_pool2d offers no ties={ties!r}, only 'first'")
+
+    def max_pool(self, x, *, kernel_size, stride=None, padding=0, dilation=1, ties=None):
+        self._max_pool_ties(ties)
         options = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
         return _np(self._pool(F.max_pool2d, x, **options).out)
 
-    def max_pool_backward(self, x, dy, *, kernel_size, stride=None, padding=0, dilation=1):
+    def max_pool_backward(
+        self, x, dy, *, kernel_size, stride=None, padding=0, dilation=1, ties=None
+    ):
+        self._max_pool_ties(ties)
         options = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
         return _np(self._vjp(self._pool(F.max_pool2d, x, **options), dy)[0])
 
@@ -562,8 +682,16 @@ class TorchFunctions:
 
 
 def make_target(*, device: str = "cpu") -> Target:
-    """The torch target on ``device``. Built even for a device torch cannot use here: the
-    plugin then skips every check as unsupported (nothing touches the device before a call)."""
+    """The torch target on ``device``. Built even for a device torch cannot use here, so that
+    the command can say which devices it has (nothing touches the device before a call).
+
+    In a pytest-xdist worker, torch's intra-op threads are the worker's share of the cores:
+    by default every worker would start one thread per core, and on 2 cores with ``-n 2``
+    the checks' small tensors wait on each other's threads (a batch norm of a (3, 2) input
+    measured 12–48 ms oversubscribed, 0.25 ms on one thread)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
     return Target(
         name="torch",

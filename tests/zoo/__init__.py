@@ -36,12 +36,13 @@ def planted(name: str, **functions: Callable[..., Any]) -> Target:
 
 
 def run_checks(target: str, *, k: str | None = None, extra: tuple[str, ...] = ()) -> dict:
-    """Run ``nnconform check`` on ``target`` in a fresh process (quick profile, seed 0) and
+    """Run ``nnconform check`` on ``target`` in a fresh process (quick profile, seed 0, failures
+    unshrunk: which check fails is the question, not its minimal example) and
     return its JSON document, with the exit status under ``"returncode"``."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "verdicts.json"
         argv = [sys.executable, "-m", "nnconform", "check", "--target", target,
-                "--profile", "quick", "--json", str(path), *extra]  # fmt: skip
+                "--profile", "quick", "--no-shrink", "--json", str(path), *extra]  # fmt: skip
         if k:
             argv += ["-k", k]
         root = Path(__file__).resolve().parents[2]

@@ -41,3 +41,65 @@ ckn_factored = planted("ckn that overflows early", ckn=_ckn_factored)
 ckn_backward_without_the_factor = planted(
     "ckn backward missing 2/σ²", ckn_backward=_ckn_backward_without_the_factor
 )
+
+
+# --- input regimes: overflow, kinks, asymptotes, modes ------------------------------------
+
+
+def _softplus_as_written(x):
+    with np.errstate(over="ignore"):
+        return np.log(1.0 + np.exp(np.asarray(x)))  # inf past x ≈ 709.78 (88.72 in float32)
+
+
+def _tanh_as_written(x):
+    x = np.asarray(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))  # inf/inf = NaN at |x| > 710
+
+
+def _sigmoid_backward_through_exp_minus_x(x, dy):
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-np.asarray(x))  # inf for x < −709.78: inf/inf² = NaN where σ' ≈ e^x
+        return np.asarray(dy) * e / (1.0 + e) ** 2
+
+
+def _relu_backward_one_at_zero(x, dy):
+    return np.where(np.asarray(x) >= 0, dy, 0.0)  # x ≥ 0: the subgradient 1 at the kink
+
+
+def _leaky_relu_backward_zero_at_zero(x, dy, *, alpha=0.01):
+    # 1[x > 0] + α·1[x < 0]: at the kink neither one-sided derivative, but 0
+    x = np.asarray(x)
+    return np.asarray(dy) * ((x > 0) + alpha * (x < 0))
+
+
+def _selu_without_lambda_above_zero(x):
+    x = np.asarray(x, dtype=np.float64)  # λ forgotten on the linear branch: x, not λx
+    return np.where(x > 0, x, ref.SELU_LAMBDA * ref.SELU_ALPHA * np.expm1(np.minimum(x, 0.0)))
+
+
+def _gelu_tanh_mode_as_erf(x, *, variant="tanh"):
+    return ref.gelu(x, variant="erf")  # every mode computes the exact form
+
+
+def _log_softmax_through_softmax(z, *, axis=-1):
+    with np.errstate(divide="ignore"):
+        return np.log(ref.softmax(z, axis=axis))  # −inf where softmax underflows to 0
+
+
+softplus_as_written = planted("softplus as log(1 + e^x)", softplus=_softplus_as_written)
+tanh_as_written = planted("tanh as (e^x − e^−x)/(e^x + e^−x)", tanh=_tanh_as_written)
+sigmoid_backward_through_exp_minus_x = planted(
+    "sigmoid backward e^−x/(1 + e^−x)²", sigmoid_backward=_sigmoid_backward_through_exp_minus_x
+)
+relu_backward_one_at_zero = planted(
+    "relu backward 1 at x = 0", relu_backward=_relu_backward_one_at_zero
+)
+leaky_relu_backward_zero_at_zero = planted(
+    "leaky relu backward 0 at x = 0", leaky_relu_backward=_leaky_relu_backward_zero_at_zero
+)
+selu_without_lambda_above_zero = planted("selu x for x > 0", selu=_selu_without_lambda_above_zero)
+gelu_tanh_mode_as_erf = planted("gelu variant='tanh' computes erf", gelu=_gelu_tanh_mode_as_erf)
+log_softmax_through_softmax = planted(
+    "log_softmax as log(softmax(z))", log_softmax=_log_softmax_through_softmax
+)

@@ -27,6 +27,34 @@ def _iterations_per_epoch_floor(N, m):
     return N // m
 
 
+def _k_fold_global_random_state(n, k=10, rng=None):
+    # shuffles with numpy's global RandomState (np.random.permutation), not the generator
+    # given: every split is a valid k-fold, none can be replayed from its seed
+    order = np.arange(n) if rng is None else np.random.permutation(n)
+    return [(np.setdiff1d(order, fold), np.sort(fold)) for fold in np.array_split(order, k)]
+
+
+def _bootstrap_fixed_seed(n, rng):
+    sample = np.random.default_rng(42).integers(0, n, size=n)  # rng ignored
+    return sample, np.setdiff1d(np.arange(n), sample)
+
+
+_ORDERS: dict = {}  # N -> the order of the first epoch
+
+
+def _minibatches_shuffled_once(N, m, rng=None):
+    # a loader that shuffles on its first epoch and replays that order on every later one
+    if rng is None:
+        return ref.minibatches(N, m)
+    order = _ORDERS.setdefault(N, rng.permutation(N))
+    return [order[start : start + m] for start in range(0, N, m)]
+
+
+def _repeated_holdout_one_split(y, rng, *, train_fraction=0.75, repeats=10):
+    # one stratified split returned `repeats` times: averaging it averages nothing
+    return [ref.holdout(y, rng, train_fraction=train_fraction)] * repeats
+
+
 k_fold_overlapping = planted("k-fold with overlapping folds", k_fold=_k_fold_overlapping)
 bootstrap_without_replacement = planted(
     "bootstrap without replacement", bootstrap=_bootstrap_without_replacement
@@ -36,4 +64,14 @@ minibatches_drop_last = planted(
 )
 iterations_floor = planted(
     "iterations per epoch rounded down", iterations_per_epoch=_iterations_per_epoch_floor
+)
+k_fold_global_random_state = planted(
+    "k-fold shuffling with the global RandomState", k_fold=_k_fold_global_random_state
+)
+bootstrap_fixed_seed = planted("bootstrap with a fixed seed", bootstrap=_bootstrap_fixed_seed)
+minibatches_shuffled_once = planted(
+    "minibatches shuffled once and replayed every epoch", minibatches=_minibatches_shuffled_once
+)
+repeated_holdout_one_split = planted(
+    "repeated holdout repeating one split", repeated_holdout=_repeated_holdout_one_split
 )

@@ -24,6 +24,40 @@ def _max_pool_backward_spread_evenly(x, dy, *, kernel_size, stride=None, padding
     return ref._unpad(dxp, g.padding)
 
 
+def _max_pool_backward_every_tied_maximum(
+    x, dy, *, kernel_size, stride=None, padding=0, dilation=1, ties="first"
+):
+    # the gradient mask x == max(window), as a hand-written backward builds it: every tied
+    # maximum gets the whole dy, so a window of t ties passes on t·dy
+    x, g = ref._pool_args(x, kernel_size, stride, padding, dilation)
+    best = ref.max_pool(
+        x, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation
+    )
+    xp = ref._pad(x, g.padding, -np.inf)
+    dxp = ref._pad(np.zeros_like(x), g.padding, 0.0)
+    for i, j in g.offsets():
+        dxp[g.window(i, j)] += np.where(xp[g.window(i, j)] == best, np.asarray(dy), 0.0)
+    return ref._unpad(dxp, g.padding)
+
+
+def _max_pool_backward_last_maximum(
+    x, dy, *, kernel_size, stride=None, padding=0, dilation=1, ties="first"
+):
+    # a '>=' scan: on ties the last maximum in row-major order keeps the gradient
+    x, g = ref._pool_args(x, kernel_size, stride, padding, dilation)
+    xp = ref._pad(x, g.padding, -np.inf)
+    best = np.full((*x.shape[:2], *g.out), -np.inf)
+    arg = np.zeros(best.shape, dtype=np.intp)
+    offsets = list(g.offsets())
+    for k, (i, j) in enumerate(offsets):
+        better = xp[g.window(i, j)] >= best
+        best, arg = np.where(better, xp[g.window(i, j)], best), np.where(better, k, arg)
+    dxp = ref._pad(np.zeros_like(x), g.padding, 0.0)
+    for k, (i, j) in enumerate(offsets):
+        dxp[g.window(i, j)] += np.where(arg == k, np.asarray(dy), 0.0)
+    return ref._unpad(dxp, g.padding)
+
+
 def _avg_pool_square_divisor(x, *, kernel_size, stride=None, padding=0):
     _, g = ref._pool_args(x, kernel_size, stride, padding, 1)
     # divides by kH², as if every kernel were square
@@ -61,6 +95,11 @@ def _he_init_fan_out(fan_in, fan_out, rng, *, distribution="normal", shape=None)
     return w.T if shape is None else w.reshape(shape)
 
 
+def _glorot_init_uniform_draws_a_normal(fan_in, fan_out, rng, *, distribution="normal", shape=None):
+    # the "uniform" mode's variance right, its distribution not: rng.normal in both branches
+    return ref.glorot_init(fan_in, fan_out, rng, distribution="normal", shape=shape)
+
+
 conv2d_ignores_dilation = planted("conv2d ignoring dilation", conv2d=_conv2d_ignoring_dilation)
 conv2d_backward_flipped_kernel = planted(
     "conv2d backward with a flipped dw", conv2d_backward=_conv2d_backward_flipped_dw
@@ -78,3 +117,15 @@ mlp_backward_wrong_derivative = planted(
     mlp_backward=_mlp_backward_derivative_at_the_activation,
 )
 he_init_fan_out = planted("He initialisation with fan_out", he_init=_he_init_fan_out)
+max_pool_backward_every_tied_maximum = planted(
+    "max-pool backward sending the gradient to every tied maximum",
+    max_pool_backward=_max_pool_backward_every_tied_maximum,
+)
+max_pool_backward_last_maximum = planted(
+    "max-pool backward sending the gradient to the last maximum ('>=' scan)",
+    max_pool_backward=_max_pool_backward_last_maximum,
+)
+glorot_init_uniform_draws_a_normal = planted(
+    "Glorot initialisation drawing a normal in its uniform mode",
+    glorot_init=_glorot_init_uniform_draws_a_normal,
+)

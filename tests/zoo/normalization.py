@@ -61,6 +61,16 @@ def _bn_running_average_with_p_and_1_minus_p_swapped(x, gamma, beta, running_mea
                           momentum=1.0 - momentum, eps=eps)  # fmt: skip
 
 
+def _bn_running_var_estimator_ignored(x, gamma, beta, running_mean, running_var, *,
+                                      training=True, momentum=0.9, eps=1e-5,
+                                      running_var_estimator="biased"):  # fmt: skip
+    # the keyword accepted and dropped: the running variance always takes m/(m − 1)σ²_B, as
+    # a wrapper around a framework's unbiased update does. Its default call is a documented
+    # variant (unbiased); its "biased" mode is wrong.
+    return ref.batch_norm(x, gamma, beta, running_mean, running_var, training=training,
+                          momentum=momentum, eps=eps, running_var_estimator="unbiased")  # fmt: skip
+
+
 def _group_norm_with_statistics_over_the_batch(x, gamma, beta, *, num_groups, eps=1e-5):
     # the group's mean and variance taken over every sample too (batch norm's axes)
     x = np.asarray(x, dtype=np.float64)
@@ -103,6 +113,10 @@ bn_statistics_over_wrong_axes = planted(
 bn_running_momentum_swapped = planted(
     "batch norm running average with p and 1 − p swapped",
     batch_norm=_bn_running_average_with_p_and_1_minus_p_swapped,
+)
+bn_running_var_estimator_ignored = planted(
+    "batch norm whose biased running variance is the unbiased one",
+    batch_norm=_bn_running_var_estimator_ignored,
 )
 group_norm_over_the_batch = planted(
     "group norm with statistics over the batch",

@@ -1,4 +1,5 @@
-"""Planted bugs in optimisers and schedules: the reference with one realistic mistake each."""
+"""Planted bugs in optimisers, solvers and schedules: the reference with one realistic mistake
+each."""
 
 from typing import NamedTuple
 
@@ -6,6 +7,7 @@ import numpy as np
 
 from nnconform.reference import optimizers as ref
 from nnconform.reference import schedules as ref_schedules
+from nnconform.reference import solvers as ref_solvers
 from tests.zoo import planted
 
 
@@ -102,3 +104,83 @@ sgd_weight_decay_wrong_sign = planted(
 )
 noam_with_max = planted("Noam with max in place of min", noam=_noam_with_max)
 warmup_off_by_one = planted("warm-up counting steps from 0", warmup=_warmup_counting_from_zero)
+
+
+# --- bugs in a non-default mode: the default call is right, the mode keyword is not -----
+
+
+def _adam_decoupled_decay_without_lr(theta, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                                     weight_decay=0.0, weight_decay_mode="l2"):  # fmt: skip
+    # AdamW's θ ← θ − η_t·λ·θ read with the schedule multiplier η_t = 1 and the learning
+    # rate left out: θ(1 − λ) (Loshchilov & Hutter's Alg. 2 without PyTorch's lr·λ)
+    hyper = dict(beta1=beta1, beta2=beta2, eps=eps)
+    if weight_decay_mode != "decoupled":
+        return ref.adam_step(theta, g, state, lr=lr, weight_decay=weight_decay,
+                             weight_decay_mode=weight_decay_mode, **hyper)  # fmt: skip
+    theta = np.asarray(theta, dtype=np.float64) * (1.0 - weight_decay)
+    return ref.adam_step(theta, g, state, lr=lr, weight_decay=0.0, **hyper)
+
+
+def _momentum_ema_weights_swapped(theta, g, state, *, lr, alpha=0.9, variant="classic"):
+    if variant != "ema":
+        return ref.momentum_step(theta, g, state, lr=lr, alpha=alpha, variant=variant)
+    # V ← (1 − μ)V + μg: the (1 − μ) on the old velocity instead of on g
+    v = (1.0 - alpha) * state.v + alpha * np.asarray(g, dtype=np.float64)
+    return np.asarray(theta, dtype=np.float64) - lr * v, ref.MomentumState(v)
+
+
+def _adagrad_lee_mean_over_t_plus_1(theta, g, state, *, lr, eps=1e-7, variant="root_sum"):
+    if variant != "lee":
+        return ref.adagrad_step(theta, g, state, lr=lr, eps=eps, variant=variant)
+    # Lee's σ = √(Σ g²/(t + 1)) copied with his t counted from 0 into a t counted from 1
+    theta, g = np.asarray(theta, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    t, r = state.t + 1, state.r + g * g
+    return theta - lr / (eps + np.sqrt(r / (t + 1))) * g, ref.AdagradState(t, r)
+
+
+def _decay_inverse_time_one_step_late(t, *, lr, kind="step", gamma, step_size=None):
+    if kind != "inverse_time":
+        return ref_schedules.decay(t, lr=lr, kind=kind, gamma=gamma, step_size=step_size)
+    # Keras's step counted from 0 used with t counted from 1: lr/(1 + γt), below lr at t = 1
+    t = np.asarray(t, dtype=np.float64)
+    out = lr / (1.0 + gamma * t)
+    return float(out) if out.ndim == 0 else out
+
+
+def _warmup_cosine_that_rises_again(t, *, lr, warmup, then="inverse_sqrt", total=None):
+    if then != "cosine":
+        return ref_schedules.warmup(t, lr=lr, warmup=warmup, then=then, total=total)
+    # the cosine's progress not clipped at 1 (CosineAnnealingLR is periodic): after ``total``
+    # the rate climbs back up instead of staying at 0
+    t = np.asarray(t, dtype=np.float64)
+    progress = (t - warmup) / (total - warmup)
+    out = np.where(t <= warmup, lr * t / warmup, lr * 0.5 * (1.0 + np.cos(np.pi * progress)))
+    return float(out) if out.ndim == 0 else out
+
+
+def _conjugate_gradient_ignoring_beta(f, grad, x0, *, beta="polak_ribiere", steps=1000,
+                                      tol=1e-6):  # fmt: skip
+    # the keyword accepted and dropped on the way to the solver: Fletcher–Reeves runs PR+
+    return ref_solvers.conjugate_gradient(f, grad, x0, steps=steps, tol=tol)
+
+
+adam_decoupled_decay_without_lr = planted(
+    "AdamW decaying θ by λθ without the learning rate",
+    adam_step=_adam_decoupled_decay_without_lr,
+)
+momentum_ema_weights_swapped = planted(
+    "momentum ema with μ and 1 − μ swapped", momentum_step=_momentum_ema_weights_swapped
+)
+adagrad_lee_off_by_one = planted(
+    "Lee's AdaGrad averaging over t + 1 gradients", adagrad_step=_adagrad_lee_mean_over_t_plus_1
+)
+decay_inverse_time_off_by_one = planted(
+    "inverse-time decay one step late", decay=_decay_inverse_time_one_step_late
+)
+warmup_cosine_rises_again = planted(
+    "cosine decay that rises again after total", warmup=_warmup_cosine_that_rises_again
+)
+conjugate_gradient_ignores_beta = planted(
+    "conjugate gradient that always computes Polak–Ribière",
+    conjugate_gradient=_conjugate_gradient_ignoring_beta,
+)

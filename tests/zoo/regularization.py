@@ -30,6 +30,39 @@ def _dropout_inverted_training_standard_evaluation(x, mask, *, p, training=True)
     return ref.dropout(x, mask, p=p, training=training, variant=variant)
 
 
+_MASKS: dict = {}  # (shape, p) -> the mask drawn first
+
+
+def _dropout_sample_caching_its_mask(x, *, p, rng, training=True, variant="standard"):
+    # a layer that draws its mask once per input shape and keeps it: every later call
+    # drops the same units (the generator is still consumed, so nothing looks unseeded)
+    x = np.asarray(x, dtype=np.float64)
+    if not training:
+        return ref.dropout(x, None, p=p, training=False, variant=variant)
+    fresh = ref.dropout_mask(x.shape, p=p, rng=rng)
+    mask = _MASKS.setdefault((x.shape, p), fresh)
+    return ref.dropout(x, mask, p=p, variant=variant)
+
+
+def _dropout_sample_ignoring_its_variant(x, *, p, rng, training=True, variant="standard"):
+    # takes the keyword, never uses it: always the standard form
+    return ref.dropout_sample(x, p=p, rng=rng, training=training)
+
+
+def _dropout_backward_inverted_without_1_over_p(
+    x, mask, dy, *, p, training=True, variant="standard"
+):
+    # the inverted mode's backward forgets the 1/p of its forward in training: dx = r ⊙ dy
+    if variant == "inverted" and training:
+        return np.asarray(mask, dtype=np.float64) * np.asarray(dy, dtype=np.float64)
+    return ref.dropout_backward(x, mask, dy, p=p, training=training, variant=variant)
+
+
+def _bagging_samples_fixed_seed(n, k, rng):
+    # a generator made inside with a fixed seed (a debugging leftover): rng is ignored
+    return np.random.default_rng(0).integers(0, n, size=(k, n))
+
+
 def _ensemble_law_plus_c(v, c, k):
     return v / k + c  # the covariance term without its (k − 1)/k
 
@@ -81,4 +114,19 @@ early_stopping_ties_improve = planted(
 early_stopping_keeps_a_reference = planted(
     "early stopping keeping a reference to the weights",
     early_stopping_update=_early_stopping_update_without_copy,
+)
+dropout_sample_caching_its_mask = planted(
+    "dropout drawing its mask once and reusing it on every call",
+    dropout_sample=_dropout_sample_caching_its_mask,
+)
+dropout_sample_ignoring_its_variant = planted(
+    "dropout_sample ignoring variant=", dropout_sample=_dropout_sample_ignoring_its_variant
+)
+dropout_backward_inverted_without_1_over_p = planted(
+    "inverted dropout's backward without 1/p",
+    dropout_backward=_dropout_backward_inverted_without_1_over_p,
+)
+bagging_samples_fixed_seed = planted(
+    "bagging with a fixed seed instead of the generator",
+    bagging_samples=_bagging_samples_fixed_seed,
 )
