@@ -13,9 +13,10 @@ Sources (catalogue section 7; seeds by file number):
               Convolutions", ICLR 2016.
     000, 004  max and average pooling.
     000, 004  residual connections: He et al., "Deep Residual Learning", CVPR 2016.
-    001, 004  initialisation: Glorot & Bengio, "Understanding the difficulty of training deep
-              feedforward neural networks", AISTATS 2010; He et al., "Delving Deep into
-              Rectifiers", ICCV 2015.
+    001, 004  initialisation, named only (001 a heading, 004 "initial parameters θ" in each
+              algorithm), with no formula: the formulas are the papers', Glorot & Bengio,
+              "Understanding the difficulty of training deep feedforward neural networks",
+              AISTATS 2010; He et al., "Delving Deep into Rectifiers", ICCV 2015.
 """
 
 from __future__ import annotations
@@ -511,8 +512,9 @@ def _init_shape(fan_in, fan_out, shape) -> tuple[int, int, tuple[int, ...]]:
 def glorot_init(
     fan_in: int, fan_out: int, rng: np.random.Generator, *, distribution="normal", shape=None
 ) -> np.ndarray:
-    """Xavier/Glorot initialisation: zero mean, Var W = 2/(fan_in + fan_out)   (seeds 001, 004;
-    Glorot & Bengio 2010, eq. 12 and 16):
+    """Xavier/Glorot initialisation: zero mean, Var W = 2/(fan_in + fan_out)   (Glorot & Bengio,
+    "Understanding the difficulty of training deep feedforward neural networks", AISTATS 2010,
+    eq. 12 and 16; seeds 001 and 004 only name weight initialisation, with no formula):
 
         normal:   W ~ N(0, 2/(fan_in + fan_out))
         uniform:  W ~ U(−a, a),  a = √(6/(fan_in + fan_out))
@@ -533,8 +535,9 @@ def glorot_init(
 def he_init(
     fan_in: int, fan_out: int, rng: np.random.Generator, *, distribution="normal", shape=None
 ) -> np.ndarray:
-    """He (Kaiming) initialisation: zero mean, Var W = 2/fan_in   (seed 004; He et al. 2015,
-    eq. 10):
+    """He (Kaiming) initialisation: zero mean, Var W = 2/fan_in   (He, Zhang, Ren & Sun,
+    "Delving Deep into Rectifiers", ICCV 2015, eq. 10; seeds 001 and 004 only name weight
+    initialisation, with no formula):
 
         normal:   W ~ N(0, 2/fan_in)
         uniform:  W ~ U(−a, a),  a = √(6/fan_in)

@@ -7,9 +7,12 @@ converged, iterations)`` with ``iterates[0] = x0`` and ``iterates[k]`` the k-th 
 shape (n,); nothing is modified in place.
 
 Sources (catalogue section 3; seeds by file number):
-    004  APG and its O(1/k²) theorem: Beck & Teboulle, "A Fast Iterative Shrinkage-Thresholding
-         Algorithm for Linear Inverse Problems" (FISTA), SIAM J. Imaging Sci. 2009, Thm 4.4;
-         the seed cites Beck & Teboulle, IEEE T-IP 2009 (the generalised APG for TV images).
+    004  APG and its O(1/k²) theorem, read as FISTA: Beck & Teboulle, "A Fast Iterative
+         Shrinkage-Thresholding Algorithm for Linear Inverse Problems", SIAM J. Imaging Sci.
+         2(1), 2009, Thm 4.4. The seed's own citation is Zuo & Lin, "A Generalized
+         Accelerated Proximal Gradient Approach for Total-Variation-Based Image Restoration",
+         IEEE Trans. Image Processing 20(10), 2011 (the seed writes "IEEE T-IP, 2010"), who
+         restate that theorem for their generalised APG.
     004  Stochastic ADMM: Ouyang, He, Tran & Gray, "Stochastic Alternating Direction Method of
          Multipliers", ICML 2013, Algorithm 1.
     004  Newton's method, nonlinear conjugate gradient and BFGS ("二阶及其近似"):
@@ -133,16 +136,17 @@ def apg(
 
     Beck & Teboulle's FISTA (SIAM J. Imaging Sci. 2009, eqs. 4.1–4.3). Seed 004 prints
     x_k = y_{k−1} − ε∇F(y_{k−1}) beside y_{k+1} from x_k: read literally, its indices do not
-    close (y_{k+1} would feed x_{k+2}, splitting the sequence into two interleaved halves), so
-    x_k is taken from y_k, as in FISTA, which is what the seed's theorem is about.
+    close (y_{k+1} would feed x_{k+2}, splitting the sequence into two interleaved halves). The
+    seed is read as FISTA, x_k = prox(y_k − ε∇f(y_k)) with y_1 = x₀, which is what the seed's
+    theorem is about; the seed's indices are not repeated here.
 
     ``prox(v, lr)`` returns argmin_u g(u) + ‖u − v‖²/(2·lr); ``None`` means g = 0 (prox is the
     identity) and the method is Nesterov's accelerated gradient, the seed's form.
 
-    Theorem (seed 004, eq. 20, from the slide's source: Zuo & Lin, "A Generalized Accelerated
-    Proximal Gradient Approach for Total-Variation-Based Image Restoration", IEEE Trans.
-    Image Processing, 2011 — the seed dates it 2010 — who restate Beck & Teboulle 2009,
-    Thm 4.4): for convex f with an L-Lipschitz gradient, convex g and ε = 1/L,
+    Theorem (seed 004, eq. 20, from the paper the seed cites: Zuo & Lin, "A Generalized
+    Accelerated Proximal Gradient Approach for Total-Variation-Based Image Restoration", IEEE
+    Trans. Image Processing 20(10), 2011 — the seed writes "IEEE T-IP, 2010" — who restate Beck
+    & Teboulle 2009, Thm 4.4): for convex f with an L-Lipschitz gradient, convex g and ε = 1/L,
         F(x_k) − F(x*) ≤ 2L‖x₀ − x*‖² / (k + 1)²   for every k ≥ 1,
     where x_k is ``iterates[k]``. With ε < 1/L the bound holds with L replaced by 1/ε.
 
@@ -335,8 +339,13 @@ def _step_length(f, grad, x, d, fx, gx, *, c2: float) -> float | None:
         # scipy's LineSearchWarning (a private RuntimeWarning subclass) only says "no step
         # found": the fallback below handles that case.
         warnings.simplefilter("ignore", RuntimeWarning)
-        alpha = line_search(f, grad, x, d, gfk=gx, old_fval=fx, c1=1e-4, c2=c2)[0]
-    if alpha is not None and np.isfinite(alpha) and alpha > 0:
+        # maxiter: scipy doubles a trial step from α = 1 at most maxiter times (default 10),
+        # then returns the last trial without testing it, with slope None; 2⁶⁰ covers the
+        # curvatures of any float64 problem, so a step without a slope is a failure.
+        alpha, *_, slope = line_search(
+            f, grad, x, d, gfk=gx, old_fval=fx, c1=1e-4, c2=c2, maxiter=60
+        )
+    if alpha is not None and slope is not None and np.isfinite(alpha) and alpha > 0:
         return float(alpha)
     slope, alpha = float(gx @ d), 1.0
     for _ in range(60):
