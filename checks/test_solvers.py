@@ -20,7 +20,7 @@ import scipy.optimize
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnconform.checks.assertions import Call, assert_close, call, fail
+from nnconform.checks.assertions import Call, assert_close, assert_matches_variant, call, fail
 from nnconform.checks.strategies import SEEDS, modes
 from nnconform.checks.tolerances import MINIMISERS, Tolerance
 from nnconform.reference import solvers as oracle
@@ -262,3 +262,295 @@ def test_stochastic_admm_converges_to_the_lasso_solution(target, seed):
     )  # fmt: skip
     assert_close(x, split.x[:n] - split.x[n:], what="stochastic_admm's x against the lasso "
                  "minimiser from scipy.optimize", call=c, tol=MINIMISERS)  # fmt: skip
+
+
+# --- the FISTA bound on a composite problem ---------------------------------------------
+
+
+def _planted_lasso(seed: int):
+    """F(x) = ½‖Dx − e‖² + μ‖x‖₁ with a known minimiser x*: D = U diag(√λ) Vᵀ has eigenvalues
+    λ of DᵀD spread over [1/κ, 1] (L = 1, κ up to 1e4), x* is drawn sparse, and e is chosen so
+    that 0 ∈ Dᵀ(Dx* − e) + μ∂‖x*‖₁ (a subgradient s drawn, Dx* − e = −μD(DᵀD)⁻¹s): x* is the
+    minimiser by construction, exactly up to rounding. x₀ − x* weighs each eigenvector by
+    1/√λ, so that the slow directions carry most of F(x₀) − F*: there plain proximal gradient
+    (no momentum) is only O(1/k) and exceeds the O(1/k²) bound within 40 steps."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 9))
+    m = n + int(rng.integers(0, 5))
+    U, _ = np.linalg.qr(rng.standard_normal((m, n)))  # (m, n), orthonormal columns
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = np.geomspace(1.0, 10.0 ** -rng.uniform(2, 4), n)  # eigenvalues of DᵀD
+    d = (U * np.sqrt(lam)) @ V.T
+    mu = float(rng.uniform(0.01, 0.3))
+    x_star = rng.standard_normal(n) * (rng.random(n) < 0.6)
+    s = np.where(x_star != 0, np.sign(x_star), rng.uniform(-1, 1, n))  # s ∈ ∂‖x*‖₁
+    e = d @ x_star + mu * (U / np.sqrt(lam)) @ (V.T @ s)
+    x0 = x_star + 0.5 * V @ (rng.standard_normal(n) / np.sqrt(lam))
+
+    def objective(x):
+        r = d @ x - e
+        return 0.5 * float(r @ r) + mu * float(np.abs(x).sum())
+
+    return (lambda x: d.T @ (d @ x - e)), mu, objective, x0, x_star
+
+
+@pytest.mark.algorithm("apg")
+@given(seed=SEEDS, steps=st.integers(40, 100))
+def test_apg_obeys_the_fista_bound_on_an_ill_conditioned_lasso(target, seed, steps):
+    # Beck & Teboulle 2009, Thm 4.4, for F = f + g with g = μ‖·‖₁ and ε = 1/L = 1. Over 300
+    # problems the reference reaches at most 0.85 of the bound; proximal gradient without
+    # momentum exceeds it on 3 problems in 4 (up to 12×).
+    grad_f, mu, objective, x0, x_star = _planted_lasso(seed)
+    out, c = call(target, "apg", grad_f, x0.copy(), lr=1.0, steps=steps,
+                  prox=lambda v, lr: oracle.soft_threshold(v, mu * lr))  # fmt: skip
+    xs = _iterates(out, c)
+    radius, f_star = float(np.sum((x0 - x_star) ** 2)), objective(x_star)
+    slack = 1e-10 * (1.0 + abs(f_star) + radius)  # rounding of F, with a factor 1e6 to spare
+    for k in range(1, len(xs)):
+        gap, bound = objective(xs[k]) - f_star, 2 * radius / (k + 1) ** 2
+        if gap > bound + slack:
+            fail(f"apg on a lasso: F(x_{k}) − F* = {gap!r} exceeds the FISTA bound "
+                 f"2L‖x₀ − x*‖²/(k + 1)² = {bound!r} (L = 1)", c)  # fmt: skip
+
+
+# --- step by step: iterates, counts, flags and line searches on harder problems ----------
+
+# Iterates of Newton, CG and BFGS against the oracle's, over a whole trajectory of at most 60
+# steps. Each step rounds like a linear solve (κ·u relative, κ ≤ 1e4 on these problems); a line
+# search makes discrete choices that a different rounding could in principle flip, but a
+# target that agrees to 1e-7 relative over such a trajectory implements the same method and
+# line search (scipy.optimize.line_search, Nocedal & Wright Alg 3.5 with its zoom).
+ITERATES = Tolerance(rtol=1e-7, atol=1e-9)
+HARD = ("ill_conditioned_quadratic", "rosenbrock_valley", "smooth_convex")
+SOLVERS = [("newton", None), ("bfgs", None)] + [
+    ("conjugate_gradient", mode) for _, mode in modes("conjugate_gradient")
+]
+WOLFE_C2 = {"conjugate_gradient": 0.1, "bfgs": 0.9}  # c1 = 1e-4 for both (solvers.py)
+
+
+def _ill_conditioned_quadratic(seed: int):
+    """½(x − c)ᵀQ(x − c), Q's eigenvalues over [1/κ, 1] (κ up to 1e4): f, ∇f, ∇²f, a start x0
+    and the minimiser c, where ∇f = Q(c − c) is exactly 0."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 7))
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    q = (V * np.geomspace(1.0, 10.0 ** -rng.uniform(1, 4), n)) @ V.T
+    centre = rng.standard_normal(n)
+    return (
+        lambda x: float(0.5 * (x - centre) @ q @ (x - centre)),
+        lambda x: q @ (x - centre),
+        lambda x: q,
+        centre + 3 * V @ rng.standard_normal(n),
+        centre,
+    )
+
+
+def _hard_problem(seed: int, kind: str):
+    """f, ∇f, ∇²f and a random start x0 for one of the ``HARD`` kinds:
+    an ill-conditioned quadratic ½(x − c)ᵀQ(x − c) (eigenvalues over [1/κ, 1], κ up to 1e4),
+    a Rosenbrock valley Σ a(x_{i+1} − x_i²)² + (1 − x_i)² (a up to 100) from x0 ∈ [−2, 2]ⁿ, or
+    the smooth strongly convex problem of ``_smooth_problem``."""
+    if kind == "smooth_convex":
+        f, grad, hess, x0, _ = _smooth_problem(seed)
+        return f, grad, hess, x0
+    if kind == "ill_conditioned_quadratic":
+        return _ill_conditioned_quadratic(seed)[:4]
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 7))
+    a = float(10 ** rng.uniform(0, 2))
+
+    def f(x):
+        return float(np.sum(a * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+    def grad(x):
+        r = x[1:] - x[:-1] ** 2
+        g = np.zeros_like(x)
+        g[:-1] += -4 * a * x[:-1] * r - 2 * (1 - x[:-1])
+        g[1:] += 2 * a * r
+        return g
+
+    def hess(x):
+        i = np.arange(len(x) - 1)
+        h = np.zeros((len(x), len(x)))
+        h[i, i] += 12 * a * x[:-1] ** 2 - 4 * a * x[1:] + 2
+        h[i + 1, i + 1] += 2 * a
+        h[i, i + 1] = h[i + 1, i] = -4 * a * x[:-1]
+        return h
+
+    return f, grad, hess, rng.uniform(-2, 2, n)
+
+
+def _solve(where: Any, algorithm: str, mode: str | None, problem, x0, **kwargs):
+    """Run ``algorithm`` of ``where`` (a target through ``call``, or the oracle module)."""
+    f, grad, hess, _ = problem
+    args = (grad, hess, x0.copy()) if algorithm == "newton" else (f, grad, x0.copy())
+    if mode is not None:
+        kwargs["beta"] = mode
+    if where is oracle:
+        return getattr(oracle, algorithm)(*args, **kwargs), None
+    return call(where, algorithm, *args, **kwargs)
+
+
+def _assert_counts(out: Any, c: Call, expected: Any, grad, *, steps: int, tol: float) -> None:
+    """``iterations`` and ``converged`` against the documented stopping test (‖∇f‖₂ ≤ tol,
+    tested before each step) and, exactly, against the oracle's."""
+    xs, name = _iterates(out, c), c.function
+    iterations, converged = getattr(out, "iterations", None), getattr(out, "converged", None)
+    if not isinstance(iterations, int | np.integer) or iterations != len(xs) - 1:
+        fail(f"{name}: iterations = {iterations!r}, but {len(xs)} iterates (x0 first) were "
+             "returned", c)  # fmt: skip
+    norms = [float(np.linalg.norm(grad(x))) for x in xs]
+    if not isinstance(converged, bool | np.bool_) or bool(converged) != (norms[-1] <= tol):
+        fail(f"{name}: converged = {converged!r}, but ‖∇f(x_last)‖ = {norms[-1]!r} against "
+             f"tol = {tol!r}", c)  # fmt: skip
+    early = [k for k in range(len(xs) - 1) if norms[k] <= tol]
+    if early or iterations > steps:
+        fail(f"{name}: took {iterations} steps with steps = {steps}, tol = {tol!r}, though "
+             f"‖∇f(x_k)‖ ≤ tol already at k = {early[:3]}", c)  # fmt: skip
+    if (iterations, bool(converged)) != (expected.iterations, expected.converged):
+        fail(f"{name}: (iterations, converged) = ({iterations}, {converged}), but the oracle "
+             f"gives ({expected.iterations}, {expected.converged})", c)  # fmt: skip
+
+
+@pytest.mark.parametrize(("algorithm", "mode"), SOLVERS)
+@given(seed=SEEDS, kind=st.sampled_from(HARD), steps=st.integers(1, 60),
+       tol=st.sampled_from([1e-3, 1e-6]))  # fmt: skip
+def test_solver_iterates_counts_and_flag_match_the_oracle_on_harder_problems(
+    target, algorithm, mode, kind, seed, steps, tol
+):
+    problem = _hard_problem(seed, kind)
+    x0 = problem[3]
+    try:  # pure Newton may meet a singular Hessian far from a minimiser: no trajectory then
+        expected, _ = _solve(oracle, algorithm, mode, problem, x0, steps=steps, tol=tol)
+    except ValueError:
+        expected = None
+    out, c = _solve(target, algorithm, mode, problem, x0, steps=steps, tol=tol)
+    if expected is None:
+        return
+    what = f"{algorithm}{'' if mode is None else f'(beta={mode!r})'} iterates on a {kind}"
+    xs = _iterates(out, c)
+    if xs.shape != expected.iterates.shape:
+        fail(f"{what}: {len(xs) - 1} steps, but the oracle takes {expected.iterations} "
+             f"(steps = {steps}, tol = {tol!r})", c)  # fmt: skip
+    assert_close(xs, expected.iterates, what=what, call=c, tol=ITERATES)
+    _assert_counts(out, c, expected, problem[1], steps=steps, tol=tol)
+
+
+@pytest.mark.parametrize(("algorithm", "mode"), SOLVERS)
+@given(seed=SEEDS, steps=st.integers(1, 3), stationary=st.booleans())
+def test_solver_stopping_test_holds_at_its_boundary(target, algorithm, mode, seed, steps,
+                                                     stationary):  # fmt: skip
+    # tol = 0: a start where ∇f is exactly 0 (x0 = c of ½(x − c)ᵀQ(x − c)) stops before any
+    # step, converged (‖∇f‖ = 0 ≤ 0); any other start runs the whole budget. A strict test
+    # (‖∇f‖ < tol) steps off the stationary point, or reports it unconverged.
+    *problem, centre = _ill_conditioned_quadratic(seed)
+    x0 = centre if stationary else problem[3]
+    expected, _ = _solve(oracle, algorithm, mode, problem, x0, steps=steps, tol=0.0)
+    out, c = _solve(target, algorithm, mode, problem, x0, steps=steps, tol=0.0)
+    _assert_counts(out, c, expected, problem[1], steps=steps, tol=0.0)
+    assert_close(_iterates(out, c), expected.iterates, what=f"{algorithm} iterates with tol = 0",
+                 call=c, tol=ITERATES)  # fmt: skip
+
+
+@pytest.mark.parametrize(("algorithm", "mode"), [s for s in SOLVERS if s[0] != "newton"])
+@given(seed=SEEDS, kind=st.sampled_from(HARD), steps=st.integers(5, 40))
+def test_every_accepted_step_satisfies_the_strong_wolfe_conditions(
+    target, algorithm, mode, kind, seed, steps
+):
+    # With s_k = x_{k+1} − x_k = α_k d_k, both conditions read off the iterates whatever α_k and
+    # d_k were (Nocedal & Wright eq. 3.7): f(x_{k+1}) ≤ f(x_k) + c1 ∇f(x_k)ᵀs_k (Armijo) and
+    # |∇f(x_{k+1})ᵀs_k| ≤ c2 |∇f(x_k)ᵀs_k| (curvature), c1 = 1e-4, c2 = 0.1 (CG) or 0.9 (BFGS).
+    # Where scipy's zoom fails the oracle falls back to Armijo backtracking (3 steps in 10⁴ on
+    # Rosenbrock valleys): the curvature condition is not required at a step k where the
+    # oracle's own step k breaks it.
+    problem = _hard_problem(seed, kind)
+    f, grad, _, x0 = problem
+    out, c = _solve(target, algorithm, mode, problem, x0, steps=steps, tol=1e-6)
+    xs = _iterates(out, c)
+    expected = _solve(oracle, algorithm, mode, problem, x0, steps=steps, tol=1e-6)[0].iterates
+    c2, name = WOLFE_C2[algorithm], f"{algorithm}{'' if mode is None else f'({mode})'}"
+
+    def curvature(a, b):  # |∇f(b)ᵀ(b − a)| − c2 |∇f(a)ᵀ(b − a)|, with rounding to spare
+        s = b - a
+        new, old = float(grad(b) @ s), float(grad(a) @ s)
+        return abs(new) - c2 * abs(old) - 1e-12 * np.linalg.norm(grad(b)) * np.linalg.norm(s)
+
+    fallback = {k for k in range(len(expected) - 1) if curvature(expected[k], expected[k + 1]) > 0}
+    for k in range(len(xs) - 1):
+        s, fk = xs[k + 1] - xs[k], f(xs[k])
+        slope = float(grad(xs[k]) @ s)
+        if not f(xs[k + 1]) <= fk + 1e-4 * slope + 4e-16 * abs(fk):
+            fail(f"{name}: step {k} breaks the Armijo condition (c1 = 1e-4): f(x_{k + 1}) = "
+                 f"{f(xs[k + 1])!r} > f(x_k) + c1∇f(x_k)ᵀs_k = {fk + 1e-4 * slope!r}",
+                 c)  # fmt: skip
+        if k not in fallback and curvature(xs[k], xs[k + 1]) > 0:
+            fail(f"{name}: step {k} breaks the strong Wolfe curvature condition: "
+                 f"|∇f(x_{k + 1})ᵀs_k| = {abs(float(grad(xs[k + 1]) @ s))!r} > c2 |∇f(x_k)ᵀs_k| "
+                 f"= {c2 * abs(slope)!r} (c2 = {c2})", c)  # fmt: skip
+
+
+@pytest.mark.algorithm("conjugate_gradient")
+@given(seed=SEEDS)
+def test_conjugate_gradient_default_beta_is_a_documented_variant(target, seed):
+    # β₁ read off x₀, x₁, x₂ as in test_conjugate_gradient_follows_its_documented_beta, on the
+    # call without ``beta``: each variant's β₁, or 0 where its d₁ would not be a descent
+    # direction (a restart, N&W §5.2), is a candidate.
+    f, grad, _, x0, _ = _smooth_problem(seed)
+    out, c = call(target, "conjugate_gradient", f, grad, x0.copy(), tol=1e-10)
+    xs = _iterates(out, c)
+    if len(x0) < 2 or len(xs) < 3:
+        return  # n = 1 restarts at every step: no β to read
+    g0, g1 = grad(xs[0]), grad(xs[1])
+    candidates = {}
+    for _, name in modes("conjugate_gradient"):
+        beta = _beta_formula(name, g0, g1)
+        candidates[name] = np.float64(beta if g1 @ (-g1 - beta * g0) < 0 else 0.0)
+    (a, b), *_ = np.linalg.lstsq(np.stack([-g1, -g0], axis=1), xs[2] - xs[1], rcond=None)
+    if not a > 0:
+        fail(f"conjugate_gradient: the second step x₂ − x₁ = {xs[2] - xs[1]} has no positive "
+             f"component along −g₁ = {-g1}", c)  # fmt: skip
+    assert_matches_variant(np.float64(b / a), candidates, default="polak_ribiere",
+                           what="conjugate_gradient's β₁ read off x₀, x₁, x₂ (no beta=)", call=c,
+                           tol=Tolerance(rtol=1e-8, atol=1e-12))  # fmt: skip
+
+
+def _general_admm(seed: int, steps: int):
+    """min ½‖Mx − e‖²/N (sampled rows) + μ‖y‖₁ s.t. Ax + By = b with a general A (m, n), B with
+    orthogonal columns of equal norm c (m, p), p ≤ m (the reference's y-step is a prox only
+    then), b ≠ 0, a non-zero λ₀ and η constant or ∝ 1/√k."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    p = int(rng.integers(1, m + 1))
+    big_n, mu = 12, float(rng.uniform(0.01, 0.3))
+    M, e = rng.standard_normal((big_n, n)), rng.standard_normal(big_n)
+    Q, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    A, B = rng.standard_normal((m, n)), float(rng.uniform(0.5, 2.0)) * Q[:, :p]
+
+    def grad_theta1(x, idx):
+        return M[idx].T @ (M[idx] @ x - e[idx]) / len(idx)
+
+    def prox(v, tau):
+        return np.sign(v) * np.maximum(np.abs(v) - mu * tau, 0.0)
+
+    eta0 = float(rng.uniform(0.05, 0.5))
+    eta = eta0 if rng.random() < 0.5 else (lambda k: eta0 / np.sqrt(k))
+    problem = (grad_theta1, prox, A, B, rng.standard_normal(m), rng.standard_normal(n),
+               rng.standard_normal(p))  # fmt: skip
+    samples = [rng.choice(big_n, 4, replace=False) for _ in range(steps)]
+    hyper = {"beta": float(rng.uniform(0.5, 2.0)), "eta": eta, "steps": steps,
+             "lam0": rng.standard_normal(m)}  # fmt: skip
+    return problem, samples, hyper
+
+
+@pytest.mark.algorithm("stochastic_admm")
+@given(seed=SEEDS, steps=st.integers(1, 20))
+def test_stochastic_admm_matches_the_oracle_with_general_constraints(target, seed, steps):
+    # every field, the running averages x̄ = (1/k) Σ_{i<k} x_i and ȳ = (1/k) Σ_{i≤k} y_i (the
+    # theorem's) and the multiplier λ_k among them; b ≠ 0 shows the sign of b in each update
+    problem, samples, hyper = _general_admm(seed, steps)
+    out, c = call(target, "stochastic_admm", *problem, samples=list(samples), **hyper)
+    expected = oracle.stochastic_admm(*problem, samples=list(samples), **hyper)
+    for field in expected._fields:
+        assert_close(getattr(out, field, None), getattr(expected, field),
+                     what=f"stochastic_admm .{field} with Ax + By = b, b ≠ 0", call=c,
+                     dtype="float64")  # fmt: skip
