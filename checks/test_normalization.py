@@ -653,3 +653,22 @@ def test_singular_value_bounding_clips_the_singular_values(target, seed, shape, 
     assert_close(np.linalg.svd(np.asarray(out, np.float64), compute_uv=False), clipped,
                  what="singular values of the result against numpy.linalg.svd, clipped",
                  call=c, dtype=F64)  # fmt: skip
+
+
+@pytest.mark.algorithm("weight_norm")
+@given(seed=SEEDS, d_o=st.integers(1, 5), d_i=st.integers(1, 5), conv=st.booleans())
+def test_weight_norm_with_unit_g_has_squared_singular_values_summing_to_d_o(
+    target, seed, d_o, d_i, conv
+):
+    # seed 004 (catalogue weight_norm): every row normalised and g = 1 ⇒ Σᵢ σᵢ(W̄)² = ‖W̄‖_F²
+    # = d_o, W̄ the (d_o, ·) matrix of the rows; σ from numpy.linalg.svd, not from the target.
+    # The rows have d_i ≠ d_o entries, so that normalising columns instead (Σσ² = d_i) shows.
+    shape = (d_o, d_i + (d_i >= d_o)) + ((3, 3) if conv else ())
+    v = np.random.default_rng(seed).standard_normal(shape)
+    out, c = call(target, "weight_norm", v, np.ones(d_o))
+    w = np.asarray(out, dtype=np.float64)
+    if w.shape != v.shape:
+        fail(f"weight_norm has shape {w.shape}, but should have shape {v.shape}", c)
+    sigma = np.linalg.svd(w.reshape(d_o, -1), compute_uv=False)
+    assert_close(np.sum(sigma**2), float(d_o), what=f"Σ σᵢ(W̄)² of weight_norm(v, g = 1), v of "
+                 f"shape {shape}", call=c, dtype=F64)  # fmt: skip
