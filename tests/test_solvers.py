@@ -479,6 +479,29 @@ def test_bfgs_solves_an_ill_conditioned_quadratic_in_few_steps(rng):
     np.testing.assert_allclose(res.x, np.linalg.solve(Q, c), atol=1e-6)
 
 
+@pytest.mark.parametrize(("solver", "c2"), [(s.conjugate_gradient, 0.1), (s.bfgs, 0.9)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_step_on_an_ill_conditioned_quadratic_meets_the_strong_wolfe_conditions(
+    solver, c2, seed
+):
+    # On a quadratic, φ(α) = f(x + αs) is a parabola with its minimum at α* = −gᵀs/(sᵀQs),
+    # so the curvature condition |φ'(1)| ≤ c2|φ'(0)| of the step s = x_{k+1} − x_k reads
+    # |1 − α*| ≤ c2·α*, and Armijo f(x + s) ≤ f(x) + c1 gᵀs reads 1 ≤ 2(1 − c1)α*. The start
+    # lies along the smallest eigenvalue (κ = 1e4): the first exact step is α* ≈ 1e4 times
+    # |d|, beyond the ten doublings from α = 1 that scipy's line_search tries by default.
+    rng = np.random.default_rng(seed)
+    Q, c = random_quadratic(rng, 5, condition=1e4)
+    x_star = np.linalg.solve(Q, c)
+    x0 = x_star + 10 * np.linalg.eigh(Q)[1][:, 0] + 1e-3 * rng.standard_normal(5)
+    res = solver(lambda x: 0.5 * x @ Q @ x - c @ x, lambda x: Q @ x - c, x0, steps=40, tol=1e-5)
+    assert res.iterations >= 2
+    for x, x_next in itertools.pairwise(res.iterates):
+        step = x_next - x
+        alpha = -(Q @ x - c) @ step / (step @ Q @ step)
+        assert abs(1 - alpha) <= c2 * alpha + 1e-9, (alpha, c2)
+        assert 1 <= 2 * (1 - 1e-4) * alpha + 1e-9
+
+
 @pytest.mark.parametrize("solver", [s.conjugate_gradient, s.bfgs])
 def test_line_search_methods_stop_unconverged_when_no_step_decreases_f(solver):
     # a gradient of the wrong sign: every step along −g goes uphill, so the search fails
