@@ -1,8 +1,12 @@
 """Losses and penalties (catalogue section 2): every forward per dtype against the oracle in
 every input regime; every backward at the edge of every regime in every dtype, and against
 the oracle and central differences of the target's own forward; the documented variants
-(MSE's divisor, L1's reduction, MMD's estimator) measured on the default call and checked, in
-every documented mode, forward and backward; the subgradient at L1's kinks; binary
+(MSE's divisor, half_per_example's included; L1's reduction; binary cross-entropy's clipping;
+MMD's estimator; the objective's mean or sum) measured on the default call and checked, in
+every documented mode, forward and backward; every reduction mode, reduction="none"
+included: the unreduced terms (per element, per row for cross-entropy; the reference's
+policy, in reference/losses.py) against the oracle in that mode, measured against each
+variant's terms where the call names no variant; the subgradient at L1's kinks; binary
 cross-entropy finite at saturated probabilities and at logits of ±1e4; the cross-entropy
 gradient in closed form; the regularised objective; the orthogonality penalty at zero on
 orthonormal columns.
@@ -19,7 +23,11 @@ quotient across a kink or at 1e30 measures nothing), MMD's two samples (shifted 
 clouds, so that its estimators differ), the orthogonality penalty's matrices, and the
 objective's per-layer weights and per-example gradients.
 Fixed points, checked once: the edges of every regime for each backward in every dtype, and
-the kinks of the subgradient check.
+the kinks of the subgradient check. The reduction modes are checked at fixed points too, once
+per dtype: the edges of every regime, then moderate inputs from a fixed seed (0), with dy a
+fixed pattern (1, −0.5, 2, …) of the terms' shape times ±; the terms are elementwise (per row)
+functions whose every regime the drawn checks above already search, so a mode costs one call
+each of forward and backward, not a Hypothesis run (the ci profile stays fast).
 """
 
 from __future__ import annotations
