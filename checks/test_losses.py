@@ -1,8 +1,12 @@
 """Losses and penalties (catalogue section 2): every forward per dtype against the oracle in
 every input regime; every backward at the edge of every regime in every dtype, and against
 the oracle and central differences of the target's own forward; the documented variants
-(MSE's divisor, L1's reduction, MMD's estimator) measured on the default call and checked, in
-every documented mode, forward and backward; the subgradient at L1's kinks; binary
+(MSE's divisor, half_per_example's included; L1's reduction; binary cross-entropy's clipping;
+MMD's estimator; the objective's mean or sum) measured on the default call and checked, in
+every documented mode, forward and backward; every reduction mode, reduction="none"
+included: the unreduced terms (per element, per row for cross-entropy; the reference's
+policy, in reference/losses.py) against the oracle in that mode, measured against each
+variant's terms where the call names no variant; the subgradient at L1's kinks; binary
 cross-entropy finite at saturated probabilities and at logits of ±1e4; the cross-entropy
 gradient in closed form; the regularised objective; the orthogonality penalty at zero on
 orthonormal columns.
@@ -19,12 +23,17 @@ quotient across a kink or at 1e30 measures nothing), MMD's two samples (shifted 
 clouds, so that its estimators differ), the orthogonality penalty's matrices, and the
 objective's per-layer weights and per-example gradients.
 Fixed points, checked once: the edges of every regime for each backward in every dtype, and
-the kinks of the subgradient check.
+the kinks of the subgradient check. The reduction modes are checked at fixed points too, once
+per dtype: the edges of every regime, then moderate inputs from a fixed seed (0), with dy a
+fixed pattern (1, −0.5, 2, …) of the terms' shape times ±; the terms are elementwise (per row)
+functions whose every regime the drawn checks above already search, so a mode costs one call
+each of forward and backward, not a Hypothesis run (the ci profile stays fast).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -61,8 +70,11 @@ class Case(NamedTuple):
 
 
 def _shape(data) -> tuple[int, ...]:
-    """At least two elements, so that a mean and a sum differ."""
-    return data.draw(st.sampled_from([(2,), (5,), (3, 2), (2, 2, 2)]), label="shape")
+    """At least two elements, so that a mean and a sum differ, and rows of more than two
+    elements, so that mse's divisors (n, 2n, 2m for m rows) differ; (2, 3) given no data."""
+    if data is None:
+        return (2, 3)
+    return data.draw(st.sampled_from([(2,), (5,), (2, 3), (2, 2, 2)]), label="shape")
 
 
 def _regression(data, rng, dtype) -> Case:
@@ -88,7 +100,10 @@ def _logits(data, rng, dtype) -> Case:
 
 
 def _classes(data, rng, dtype) -> Case:
-    n, k = data.draw(st.integers(1, 5), label="N"), data.draw(st.integers(2, 5), label="K")
+    if data is None:
+        n, k = 3, 4
+    else:
+        n, k = data.draw(st.integers(1, 5), label="N"), data.draw(st.integers(2, 5), label="K")
     z = rng.uniform(-10, 10, (n, k))
     return Case((z.astype(dtype), rng.integers(0, k, n)), {}, (0,))
 
@@ -175,13 +190,16 @@ PAIRS = st.tuples(st.just(2), st.integers(1, 8))  # [ŷ, y] drawn as one (2, n) 
 
 def _pairs(scale: Callable[[str], float]) -> Callable[..., Case]:
     """ŷ and y from every regime, then each edge e against itself (ŷ = y: L1's kink) and
-    against 0."""
+    against 0; in rows of 3 (padded with ŷ = y = 0), so that mse's per-example divisor, the
+    m rows, differs from its per-element ones."""
 
     def build(data, dtype, *, backward=False) -> Case:
         m, e = scale(dtype), edges(dtype, magnitude=scale(dtype))
         drawn = _drawn(data, value_arrays(dtype, magnitude=m, shape=PAIRS), "[ŷ, y]", dtype)
         y_hat, y = np.split(drawn, 2)
-        y_hat, y = np.concatenate([y_hat, e, e]), np.concatenate([y, e, np.zeros_like(e)])
+        pad = np.zeros((-(y_hat.size + 2 * e.size)) % 3, dtype=dtype)
+        y_hat = np.concatenate([y_hat, e, e, pad]).reshape(-1, 3)
+        y = np.concatenate([y, e, np.zeros_like(e), pad]).reshape(-1, 3)
         return Case((y_hat, y), {}, (0,))
 
     return build
@@ -247,11 +265,15 @@ class Loss(NamedTuple):
     kinks: Callable[[Case], np.ndarray] | None = None  # where the subgradient is taken
 
 
+# The reductions a default call may apply, measured as variants ("none" is no scalar loss)
+_REDUCED = tuple(r for r in oracle.L1_REDUCTIONS if r != "none")
+
 LOSSES = {
     "mse": Loss("mse", _regression, _pairs(_quadratic), ("variant", oracle.MSE_VARIANTS)),
-    "l1": Loss("l1", _regression, _pairs(_linear), ("reduction", oracle.L1_REDUCTIONS),
+    "l1": Loss("l1", _regression, _pairs(_linear), ("reduction", _REDUCED),
                kinks=lambda case: case.args[0] == case.args[1]),
-    "binary_cross_entropy": Loss("binary_cross_entropy", _probabilities, _probability_values),
+    "binary_cross_entropy": Loss("binary_cross_entropy", _probabilities, _probability_values,
+                                 ("variant", oracle.BCE_VARIANTS)),
     "binary_cross_entropy_with_logits": Loss("binary_cross_entropy", _logits, _logit_values),
     "cross_entropy": Loss("cross_entropy", _classes, _class_values),
     "l2_penalty": Loss("l2_penalty", _penalty, _penalty_values(_quadratic)),
@@ -392,38 +414,135 @@ def _widest(target) -> str:
     return max((d for d in target.dtypes if d in TOLERANCES), key=lambda d: np.dtype(d).itemsize)
 
 
+def _keywords(function: str) -> set[str]:
+    """The keywords the oracle's function takes: a mode is called only where it applies
+    (binary cross-entropy's clipping is of probabilities, not of logits)."""
+    return set(inspect.signature(getattr(oracle, function)).parameters)
+
+
+# Every documented mode but the reductions (their fixed-point check follows)
 MODED = [
-    pytest.param(algorithm, keyword, mode, id=f"{algorithm}-{keyword}={mode}")
-    for algorithm in ("mse", "l1", "mmd")
-    for keyword, mode in modes(algorithm)
+    pytest.param(loss.algorithm, function, keyword, mode, id=f"{function}-{keyword}={mode}")
+    for function, loss in LOSSES.items()
+    for keyword, mode in modes(loss.algorithm)
+    if keyword != "reduction" and keyword in _keywords(function)
 ]
 
 
-@pytest.mark.parametrize(("algorithm", "keyword", "mode"), MODED)
+@pytest.mark.parametrize(("algorithm", "function", "keyword", "mode"), MODED)
 @given(data=st.data(), seed=SEEDS, dy=UPSTREAM)
 def test_loss_matches_the_oracle_in_every_documented_mode(
-    target, algorithm, keyword, mode, data, seed, dy
+    target, algorithm, function, keyword, mode, data, seed, dy
 ):
     # the target called with the mode keyword (mse(..., variant="sum")), forward and backward,
     # in every input regime of its widest dtype, against the oracle in the same mode; a target
     # without that mode is unsupported in it (the call without the keyword is measured, in
     # every dtype, above)
-    loss, how = LOSSES[algorithm], {keyword: mode}
+    loss, how = LOSSES[function], {keyword: mode}
     dtype = _widest(target)
     case = _inputs(loss, data, seed, dtype, backward=True)
     shown = f"{keyword}={mode!r}) in {dtype}"
-    out, c = call(target, algorithm, *case.args, **case.kwargs, **how)
-    expected = getattr(oracle, algorithm)(*case.args, **case.kwargs, **how)
-    assert_close(out, expected, what=f"{algorithm}(..., {shown}", call=c, tol=tolerance(dtype))
-    backward = f"{algorithm}_backward"
+    out, c = call(target, function, *case.args, **case.kwargs, **how)
+    expected = getattr(oracle, function)(*case.args, **case.kwargs, **how)
+    assert_close(out, expected, what=f"{function}(..., {shown}", call=c, tol=tolerance(dtype))
+    backward = f"{function}_backward"
     grads, c = call(target, backward, *case.args, dy, **case.kwargs, **how)
     flat = _flat(grads, case, backward, c, dtype)
-    expected = _oracle_backward(algorithm, case, dy, **how)(*case.args, **case.kwargs)
+    expected = _oracle_backward(function, case, dy, **how)(*case.args, **case.kwargs)
     mask = _smooth(loss, case)
     if mask is not None and flat.shape == mask.shape:  # at a kink, the subgradient check's
         flat, expected = flat[mask], expected[mask]
     assert_close(flat, expected, what=f"{backward}(..., dy={dy}, {shown}", call=c,
                  tol=tolerance(dtype))  # fmt: skip
+
+
+# --- every reduction, "none" included: the unreduced terms ---------------------------------
+
+
+def _reductions(function: str, algorithm: str):
+    """The reduction modes of a loss, and for "none" each variant of a loss that has them
+    besides (mse(..., variant="mean", reduction="none")): the terms differ by variant."""
+    variants = [v for k, v in modes(algorithm) if k == "variant" and k in _keywords(function)]
+    for keyword, value in modes(algorithm):
+        if keyword != "reduction" or keyword not in _keywords(function):
+            continue
+        yield f"reduction={value}", {"reduction": value}
+        if value == "none":
+            for v in variants:
+                yield f"reduction=none-variant={v}", {"reduction": "none", "variant": v}
+
+
+REDUCTIONS = [
+    pytest.param(loss.algorithm, function, how, id=f"{function}-{name}")
+    for function, loss in LOSSES.items()
+    for name, how in _reductions(function, loss.algorithm)
+]
+
+
+def _upstream_for(dy: float, how: dict, terms_shape: tuple[int, ...], dtype: str):
+    """A scalar dy for a reduced loss; for the terms a vector of their shape, the scalar
+    times a fixed pattern of signs and sizes (each term's own upstream gradient counts)."""
+    if how.get("reduction") != "none":
+        return dy
+    return (dy * np.resize(np.array([1.0, -0.5, 2.0]), terms_shape)).astype(dtype)
+
+
+def _in_mode(out, function: str, fn: Callable, case: Case, how: dict, *, what, c, dtype, mask):
+    """Against the oracle in the same mode; the terms of a call that names no variant (the
+    target's default, as optax's squared_error or torch's reduction='none' are) measured
+    against each variant's terms instead: which one they are is the library's convention."""
+    out = out if mask is None or np.shape(out) != mask.shape else np.asarray(out)[mask]
+
+    def expected(**variant):
+        e = np.asarray(fn(*case.args, **case.kwargs, **how, **variant), dtype=np.float64)
+        return e if mask is None else e[mask]
+
+    measured = how == {"reduction": "none"} and "variant" in _keywords(function)
+    if not measured:
+        assert_close(out, expected(), what=what, call=c, tol=tolerance(dtype))
+        return
+    values = [v for k, v in modes(LOSSES[function].algorithm) if k == "variant"]
+    candidates = {v: expected(variant=v) for v in values}
+    assert_matches_variant(out, candidates, default=values[0], what=what, call=c,
+                           tol=tolerance(dtype))  # fmt: skip
+
+
+@pytest.mark.parametrize(("algorithm", "function", "how"), REDUCTIONS)
+def test_loss_matches_the_oracle_in_every_reduction_mode(target, dtype, algorithm, function, how):
+    # Fixed points, checked once per dtype: the edges of every regime, then moderate inputs
+    # from a fixed seed (where no huge term swamps a mean). reduction="none" returns the
+    # unreduced terms, per element (per row for cross-entropy), which compare with a
+    # library's unreduced losses with no arithmetic in its adapter; the backward then takes
+    # dy of the terms' shape. Forward and backward against the oracle in the same mode.
+    loss = LOSSES[function]
+    shown = ", ".join(f"{k}={v!r}" for k, v in how.items())
+    forward, backward = getattr(oracle, function), f"{function}_backward"
+    moderate = loss.build(None, np.random.default_rng(0), dtype)
+    cases = [
+        (loss.values(None, dtype), loss.values(None, dtype, backward=True), "at the edges"),
+        (moderate, moderate, "moderate"),
+    ]
+    for case, smooth, inputs in cases:
+        out, c = call(target, function, *case.args, **case.kwargs, **how)
+        _in_mode(out, function, forward, case, how, c=c, dtype=dtype, mask=None,
+                 what=f"{function}(..., {shown}) {inputs} in {dtype}")  # fmt: skip
+        terms = np.shape(forward(*smooth.args, **smooth.kwargs, reduction="none"))
+        # one dy, of either sign and not 1 across the terms: a backward that drops dy, or
+        # its sign, fails (the default call's checks above take several)
+        dy = _upstream_for(-2.5, how, terms, dtype)
+        grads, c = call(target, backward, *smooth.args, dy, **smooth.kwargs, **how)
+        flat = _flat(grads, smooth, backward, c, dtype)
+        _in_mode(
+            flat,
+            function,
+            _oracle_backward(function, smooth, dy),
+            smooth,
+            how,
+            c=c,
+            dtype=dtype,
+            mask=_smooth(loss, smooth),
+            what=f"{backward}(..., dy=−2.5·(1, −0.5, 2, …), {shown}) {inputs} in {dtype}",
+        )
 
 
 # --- the subgradient at a kink ------------------------------------------------------------
@@ -479,16 +598,23 @@ def test_binary_cross_entropy_with_logits_is_finite_at_logits_of_1e4(target, lab
 def test_binary_cross_entropy_is_finite_at_saturated_probabilities(target, signs):
     # p = σ(±1e4) rounds to exactly 0 or 1; a label that agrees costs 0 (0·log 0 = 0), and
     # p = 1e-12 with a disagreeing label costs log(1e12) ≈ 27.6, far below any clamp at 100
+    # (a clipped target, as Keras is, costs −log(1 − 1e-7) ≈ 1e-7 and −log(1e-7) ≈ 16.1:
+    # measured as the variant "clipped")
     signs = np.array(signs)
     p = np.where(signs > 0, 1.0, 0.0)
     out, c = call(target, "binary_cross_entropy", p, p.copy())
-    assert_close(out, 0.0, what="binary_cross_entropy(p ∈ {0, 1}, y = p)", call=c, dtype=F64)
+    _bce_variant(out, p, p.copy(), what="binary_cross_entropy(p ∈ {0, 1}, y = p)", c=c)
     p = np.where(signs > 0, 1 - 1e-12, 1e-12)
     y = 1.0 - np.round(p)
     out, c = call(target, "binary_cross_entropy", p, y)
-    assert_close(out, oracle.binary_cross_entropy(p, y),
-                 what="binary_cross_entropy(p = 1e-12 or 1 − 1e-12, y disagreeing)", call=c,
-                 dtype=F64)  # fmt: skip
+    _bce_variant(out, p, y, what="binary_cross_entropy(p = 1e-12 or 1 − 1e-12, y disagreeing)",
+                 c=c)  # fmt: skip
+
+
+def _bce_variant(out, p, y, *, what: str, c) -> None:
+    expected = {v: oracle.binary_cross_entropy(p, y, variant=v) for v in oracle.BCE_VARIANTS}
+    assert_matches_variant(out, expected, default=oracle.BCE_VARIANTS[0], what=what, call=c,
+                           dtype=F64)  # fmt: skip
 
 
 # --- cross-entropy ----------------------------------------------------------------------
@@ -544,15 +670,35 @@ def _example_losses(weights, targets) -> np.ndarray:
     return total
 
 
+def _objective_gradients(grads, c, expected: dict[str, list[np.ndarray]]) -> np.ndarray:
+    """The layers' gradients as one flat vector, after checking there is one per layer."""
+    layers = len(next(iter(expected.values())))
+    if not isinstance(grads, tuple | list) or len(grads) != layers:
+        fail(f"objective_gradient returned {grads!r:.80}, not one gradient for each of the "
+             f"{layers} layers", c)  # fmt: skip
+    for layer, (got, want) in enumerate(zip(grads, expected["mean"], strict=True)):
+        if np.shape(got) != np.shape(want):
+            fail(f"objective_gradient layer {layer} has shape {np.shape(got)}, but should have "
+                 f"shape {np.shape(want)}", c)  # fmt: skip
+    return np.concatenate([np.ravel(g) for g in grads])
+
+
+def _flat_expected(expected: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.ravel(g) for g in expected])
+
+
 @pytest.mark.algorithm("objective")
 @given(data=st.data(), seed=SEEDS)
 def test_objective_matches_the_oracle(target, dtype, data, seed):
+    # the default call's data term measured: the mean (seed 000) or the sum (seed 001)
     weights, targets, lams = data.draw(objectives(seed))
     weights = [W.astype(dtype) for W in weights]
     losses = _example_losses(weights, targets).astype(dtype)
     out, c = call(target, "objective", losses, weights, lams)
-    assert_close(out, oracle.objective(losses, weights, lams), what="objective(losses, W, λ)",
-                 call=c, tol=tolerance(dtype))  # fmt: skip
+    expected = {v: oracle.objective(losses, weights, lams, variant=v)
+                for v in oracle.OBJECTIVE_VARIANTS}  # fmt: skip
+    assert_matches_variant(out, expected, default="mean", what="objective(losses, W, λ)",
+                           call=c, tol=tolerance(dtype))  # fmt: skip
 
 
 @pytest.mark.algorithm("objective")
@@ -561,11 +707,12 @@ def test_objective_gradient_matches_the_oracle_and_finite_differences(target, da
     weights, targets, lams = data.draw(objectives(seed))
     example_grads = [W[None] - A for W, A in zip(weights, targets, strict=True)]
     grads, c = call(target, "objective_gradient", example_grads, weights, lams)
-    expected = oracle.objective_gradient(example_grads, weights, lams)
-    if len(grads) != len(expected):
-        fail(f"objective_gradient returned {len(grads)} gradients for {len(expected)} layers", c)
-    for layer, (got, want) in enumerate(zip(grads, expected, strict=True)):
-        assert_close(got, want, what=f"objective_gradient layer {layer}", call=c, dtype=F64)
+    expected = {v: oracle.objective_gradient(example_grads, weights, lams, variant=v)
+                for v in oracle.OBJECTIVE_VARIANTS}  # fmt: skip
+    flat = _objective_gradients(grads, c, expected)
+    assert_matches_variant(flat, {v: _flat_expected(e) for v, e in expected.items()},
+                           default="mean", what="objective_gradient (every layer)", call=c,
+                           dtype=F64)  # fmt: skip
     forward = target.get("objective")
     if forward is not None:
         assert_backward_matches_finite_differences(
@@ -573,6 +720,26 @@ def test_objective_gradient_matches_the_oracle_and_finite_differences(target, da
             np.float64(1.0), list(grads), list(range(len(weights))), seed=seed,
             what="objective_gradient", call=c,
         )  # fmt: skip
+
+
+@pytest.mark.algorithm("objective")
+@pytest.mark.parametrize(("keyword", "mode"), modes("objective"))
+@given(data=st.data(), seed=SEEDS)
+def test_objective_matches_the_oracle_in_every_documented_mode(target, keyword, mode, data, seed):
+    # objective(..., variant="sum") and its gradient against the oracle in the same mode
+    weights, targets, lams = data.draw(objectives(seed))
+    how = {keyword: mode}
+    losses = _example_losses(weights, targets)
+    out, c = call(target, "objective", losses, weights, lams, **how)
+    expected = oracle.objective(losses, weights, lams, **how)
+    assert_close(out, expected, what=f"objective(losses, W, λ, {keyword}={mode!r})", call=c,
+                 dtype=F64)  # fmt: skip
+    example_grads = [W[None] - A for W, A in zip(weights, targets, strict=True)]
+    grads, c = call(target, "objective_gradient", example_grads, weights, lams, **how)
+    expected = oracle.objective_gradient(example_grads, weights, lams, **how)
+    flat = _objective_gradients(grads, c, {"mean": expected})
+    assert_close(flat, _flat_expected(expected), call=c, dtype=F64,
+                 what=f"objective_gradient(..., {keyword}={mode!r}) (every layer)")  # fmt: skip
 
 
 # --- orthogonality penalty --------------------------------------------------------------

@@ -5,13 +5,42 @@ returns the gradient with respect to the prediction, scaled by the scalar upstre
 ``dy`` (1.0 by default). Targets and class labels get no gradient. The backward takes the same
 keyword arguments as the forward.
 
+The reduction policy (the unreduced losses of optax, of Keras and of ``reduction='none'`` in
+PyTorch compare with no arithmetic in an adapter): every loss, mse, l1, binary cross-entropy
+(on probabilities and on logits) and cross-entropy, and its backward, takes
+``reduction="none"`` and then returns its unreduced terms, one per element of the prediction
+(mse, l1, binary cross-entropy) or one per row of the logits (cross-entropy), such that the
+variant's own reduction of them is the reduced loss:
+
+    mse, variant half               ½(ŷ − y)² per element; the loss is their mean
+    mse, variant half_per_example   ½(ŷ − y)² per element; the loss is their sum over m rows
+    mse, variants mean and sum      (ŷ − y)² per element; their mean, their sum
+    l1                              |ŷ − y| per element; their mean (or sum)
+    binary_cross_entropy            −[y log p + (1 − y) log(1 − p)] per element, p clipped
+                                    to [1e-7, 1 − 1e-7] first in variant clipped; their mean
+    binary_cross_entropy_with_logits  max(z, 0) − y·z + log(1 + e^−|z|) per element; mean
+    cross_entropy                   −log softmax(z_i)_{y_i} per row i, shape (N,); their mean
+
+So optax's ``l2_loss`` (½d²) is mse's half (or half_per_example) terms, ``squared_error`` and
+torch's ``mse_loss(reduction='none')`` (d²) its mean (or sum) terms. The unreduced backward
+is the vector-Jacobian product of the terms: ``dy`` has the terms' shape, and multiplies each
+term's derivative (no 1/n). Without the keyword, a loss is reduced as its variant says, and
+which reduction a library applies by default is measured as a variant (mse's divisor, l1's
+mean or sum). mse's reduction is its variant, so its ``reduction`` takes "none" only (None,
+the default, reduces as the variant says); l1 takes "mean", "sum" and "none"; binary
+cross-entropy and cross-entropy "mean" and "none".
+
 Sources (catalogue section 2; seeds by file number):
-    000, 001, 004  mean squared error, with the divisors of the sources as variants.
+    000, 001, 004  mean squared error, with the divisors of the sources as variants (004: the
+         per-example ½‖ŷ_i − y_i‖², averaged over the m examples of a batch).
     004  L1 loss.
-    001, 004  binary cross-entropy, on probabilities and on logits.
+    001, 004  binary cross-entropy, on probabilities and on logits; the clipped variant is
+         Keras's (keras.losses.binary_crossentropy: ``ops.clip(output, epsilon, 1 - epsilon)``,
+         ``keras.config.epsilon()`` = 1e-7).
     002, 004  softmax cross-entropy of class labels.
     000, 001  L2 penalty (weight decay); 001  L1 penalty.
-    000  the regularised objective: mean loss plus per-layer L2 penalties.
+    000, 001  the regularised objective: mean loss (000; 001: summed over the minibatch)
+         plus per-layer L2 penalties.
     004  maximum mean discrepancy: Gretton et al., "A Kernel Method for the Two-Sample Problem",
          NIPS 2007; "A Kernel Two-Sample Test", JMLR 13, 2012 (eq. 3, eq. 5, Lemma 14).
     004  orthogonality penalty on filters (with Jia et al., "Improving Training of Deep Neural
@@ -29,9 +58,14 @@ from nnconform.reference._validate import as_array, choice, nonnegative, positiv
 from nnconform.reference.activations import log_softmax, sigmoid, softmax
 
 __all__ = [
+    "BCE_CLIP",
+    "BCE_VARIANTS",
     "L1_REDUCTIONS",
+    "LOSS_REDUCTIONS",
     "MMD_ESTIMATORS",
+    "MSE_REDUCTIONS",
     "MSE_VARIANTS",
+    "OBJECTIVE_VARIANTS",
     "binary_cross_entropy",
     "binary_cross_entropy_backward",
     "binary_cross_entropy_with_logits",
@@ -78,6 +112,31 @@ def _upstream(dy) -> float:
     return float(as_array("dy", dy, ndim=0))
 
 
+def _unreduced(reduction: str | None) -> bool:
+    return reduction == "none"
+
+
+def _upstream_of(dy, reduction: str | None, shape: tuple[int, ...]):
+    """The upstream gradient: a scalar for a reduced loss; for the unreduced terms an array of
+    their shape (the vector of a vector-Jacobian product), never broadcast from a scalar."""
+    if not _unreduced(reduction):
+        return _upstream(dy)
+    dy = as_array("dy", dy)
+    if dy.shape != shape:
+        raise ValueError(
+            f"dy must have the shape of the unreduced loss {shape} (reduction='none'), "
+            f"got {dy.shape}"
+        )
+    return dy
+
+
+def _mean_or_none(terms: np.ndarray, reduction: str):
+    """The mean of the terms, or the terms themselves for reduction="none"."""
+    if choice("reduction", reduction, LOSS_REDUCTIONS) == "none":
+        return terms
+    return float(np.mean(terms))
+
+
 def _within(name: str, x: np.ndarray, *, open_interval: bool = False) -> np.ndarray:
     """Check every element of ``x`` lies in [0, 1] (or in (0, 1) when ``open_interval``)."""
     inside = (x > 0) & (x < 1) if open_interval else (x >= 0) & (x <= 1)
@@ -90,72 +149,126 @@ def _within(name: str, x: np.ndarray, *, open_interval: bool = False) -> np.ndar
 
 # --- mean squared error -----------------------------------------------------------------
 
-MSE_VARIANTS = ("half", "mean", "sum")
+MSE_VARIANTS = ("half", "mean", "sum", "half_per_example")
+MSE_REDUCTIONS = ("none",)  # mse's reduction is its variant: None (the default) applies it
+LOSS_REDUCTIONS = ("mean", "none")  # binary cross-entropy and cross-entropy
+L1_REDUCTIONS = ("mean", "sum", "none")
 
 
-def _mse_divisor(variant: str, n: int) -> float:
-    return {"half": 2.0 * n, "mean": float(n), "sum": 1.0}[choice("variant", variant, MSE_VARIANTS)]
+def _mse_halved(variant: str) -> bool:
+    """Whether the variant's terms carry the ½: ½(ŷ − y)² (half, half_per_example)."""
+    return choice("variant", variant, MSE_VARIANTS) in ("half", "half_per_example")
 
 
-def mse(y_hat, y, *, variant: str = "half") -> float:
+def _mse_divisor(variant: str, y_hat: np.ndarray) -> float:
+    """The divisor of the sum of the variant's terms: n elements (half: Σ½d²/n = Σd²/(2n);
+    mean), m examples (half_per_example: the rows, the first axis; a 0-d ŷ is one example),
+    or 1 (sum)."""
+    examples = y_hat.shape[0] if y_hat.ndim else 1
+    divisors = {"half": y_hat.size, "mean": y_hat.size, "sum": 1, "half_per_example": examples}
+    return float(divisors[choice("variant", variant, MSE_VARIANTS)])
+
+
+def _mse_reduction(reduction: str | None) -> str | None:
+    return None if reduction is None else choice("reduction", reduction, MSE_REDUCTIONS)
+
+
+def mse(y_hat, y, *, variant: str = "half", reduction: str | None = None) -> float | np.ndarray:
     """Mean squared error over the n elements of y_hat   (seeds 000, 001, 004).
 
     variant ``half`` (seed 001, the default):  1/(2n) Σ (ŷ − y)²
     variant ``mean``:                          1/n Σ (ŷ − y)²
     variant ``sum`` (seeds 000, 004):          Σ (ŷ − y)² = ‖y − f(x)‖²
+    variant ``half_per_example`` (seed 004):   (1/m) Σ_i ½‖ŷ_i − y_i‖² over the m rows ŷ_i of
+        a batch (the first axis): L(x, y) = ½‖x − y‖² per example, J = (1/m) Σ L. A 1-D ŷ is
+        m = n examples of one value each, where it equals ``half``.
+
+    ``reduction="none"``: the terms, ½(ŷ − y)² per element for ``half`` and
+    ``half_per_example``, (ŷ − y)² for ``mean`` and ``sum`` (see the module's policy).
 
     Warning: PyTorch ``nn.MSELoss()`` and Keras ``MeanSquaredError`` are ``mean``;
-    ``reduction='sum'`` is ``sum``. The ½ of ``half`` makes the gradient (ŷ − y)/n.
+    ``reduction='sum'`` is ``sum``. The ½ of ``half`` makes the gradient (ŷ − y)/n. optax's
+    ``l2_loss`` is the unreduced ½(ŷ − y)², its ``squared_error`` (ŷ − y)².
 
     Finite wherever the sum of squares is within the range (inf only beyond it, as the true
     value is); subnormal differences square to 0, within any tolerance of the true value.
     """
     y_hat, y = _prediction_and_target(y_hat, y)
-    divisor = _mse_divisor(variant, y_hat.size)
-    return float(np.sum((y_hat - y) ** 2) / divisor)
+    d2 = (y_hat - y) ** 2
+    terms = 0.5 * d2 if _mse_halved(variant) else d2
+    if _unreduced(_mse_reduction(reduction)):
+        return terms
+    return float(np.sum(terms) / _mse_divisor(variant, y_hat))
 
 
-def mse_backward(y_hat, y, dy=1.0, *, variant: str = "half") -> np.ndarray:
-    """∂/∂ŷ: (ŷ − y)/n for ``half``, 2(ŷ − y)/n for ``mean``, 2(ŷ − y) for ``sum``; times dy."""
+def mse_backward(
+    y_hat, y, dy=1.0, *, variant: str = "half", reduction: str | None = None
+) -> np.ndarray:
+    """∂/∂ŷ: (ŷ − y)/n for ``half``, 2(ŷ − y)/n for ``mean``, 2(ŷ − y) for ``sum``,
+    (ŷ − y)/m for ``half_per_example``; times dy. Unreduced: dy (the terms' shape) times
+    ŷ − y (half, half_per_example) or 2(ŷ − y) (mean, sum), element by element."""
     y_hat, y = _prediction_and_target(y_hat, y)
-    divisor = _mse_divisor(variant, y_hat.size)
-    return _upstream(dy) * 2.0 * (y_hat - y) / divisor
+    dy = _upstream_of(dy, _mse_reduction(reduction), y_hat.shape)
+    slope = (1.0 if _mse_halved(variant) else 2.0) * (y_hat - y)  # each term's derivative
+    if _unreduced(reduction):
+        return dy * slope
+    return dy * slope / _mse_divisor(variant, y_hat)
 
 
 # --- L1 loss ----------------------------------------------------------------------------
 
-L1_REDUCTIONS = ("mean", "sum")
 
-
-def l1(y_hat, y, *, reduction: str = "mean") -> float:
-    """L1 loss ‖y − f(x)‖₁   (seed 004): Σ |ŷ − y|, divided by n for ``mean`` (the default).
+def l1(y_hat, y, *, reduction: str = "mean") -> float | np.ndarray:
+    """L1 loss ‖y − f(x)‖₁   (seed 004): Σ |ŷ − y|, divided by n for ``mean`` (the default);
+    ``reduction="none"``: |ŷ − y| per element.
 
     Warning: PyTorch ``nn.L1Loss()`` is ``mean`` too.
     """
     y_hat, y = _prediction_and_target(y_hat, y)
-    total = np.sum(np.abs(y_hat - y))
-    if choice("reduction", reduction, L1_REDUCTIONS) == "mean":
-        return float(total / y_hat.size)
-    return float(total)
+    terms = np.abs(y_hat - y)
+    reduction = choice("reduction", reduction, L1_REDUCTIONS)
+    if reduction == "none":
+        return terms
+    return float(np.mean(terms)) if reduction == "mean" else float(np.sum(terms))
 
 
 def l1_backward(y_hat, y, dy=1.0, *, reduction: str = "mean") -> np.ndarray:
     """Subgradient sign(ŷ − y) (0 where ŷ = y, ±0.0 included, as PyTorch takes it; never the
-    0/0 = NaN of (ŷ − y)/|ŷ − y|), divided by n for ``mean``."""
+    0/0 = NaN of (ŷ − y)/|ŷ − y|), divided by n for ``mean``; times dy (unreduced: dy of the
+    terms' shape, element by element)."""
     y_hat, y = _prediction_and_target(y_hat, y)
-    g = _upstream(dy) * np.sign(y_hat - y)
-    return g / y_hat.size if choice("reduction", reduction, L1_REDUCTIONS) == "mean" else g
+    reduction = choice("reduction", reduction, L1_REDUCTIONS)
+    g = _upstream_of(dy, reduction, y_hat.shape) * np.sign(y_hat - y)
+    return g / y_hat.size if reduction == "mean" else g
 
 
 # --- binary cross-entropy ---------------------------------------------------------------
 
+BCE_VARIANTS = ("unclipped", "clipped")
+BCE_CLIP = 1e-7  # Keras's epsilon: keras.config.epsilon()
 
-def binary_cross_entropy(p, y) -> float:
+
+def _clipped(p: np.ndarray, variant: str) -> np.ndarray:
+    """p itself (unclipped), or p clipped to [c, 1 − c], c = 1e-7 (clipped, Keras)."""
+    if choice("variant", variant, BCE_VARIANTS) == "clipped":
+        return np.clip(p, BCE_CLIP, 1.0 - BCE_CLIP)
+    return p
+
+
+def binary_cross_entropy(
+    p, y, *, variant: str = "unclipped", reduction: str = "mean"
+) -> float | np.ndarray:
     """−(1/N) Σ [y log p + (1 − y) log(1 − p)] over the N elements of p   (seeds 001, 004).
 
     ``p`` holds probabilities in [0, 1], ``y`` targets in [0, 1] (soft targets allowed), with
     0·log 0 = 0: a certain p = 0 or 1 costs nothing when the target agrees, and +inf when it
     does not.
+
+    variant ``unclipped`` (the default, the seeds' formula); variant ``clipped``: p clipped
+    to [1e-7, 1 − 1e-7] first, as Keras's ``binary_crossentropy`` does (``ops.clip(output,
+    epsilon, 1 - epsilon)``, epsilon = 1e-7): never more than −log(1e-7) ≈ 16.1 per element,
+    and about 1e-7 where a certain p agrees with its label.
+    ``reduction="none"``: the terms −[y log p + (1 − y) log(1 − p)], one per element.
 
     Warning: PyTorch ``nn.BCELoss`` clamps each log at −100, so it never returns more than 100
     per element where this returns inf.
@@ -163,28 +276,42 @@ def binary_cross_entropy(p, y) -> float:
     p, y = _prediction_and_target(p, y, ("p", "y"))
     _within("p", p)
     _within("y", y)
+    p = _clipped(p, variant)
     with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = −inf, only where it counts
         likelihood = np.where(y > 0, y * np.log(p), 0.0) + np.where(
             y < 1, (1.0 - y) * np.log1p(-p), 0.0
         )
-    return float(-np.mean(likelihood))
+    return _mean_or_none(-likelihood, reduction)
 
 
-def binary_cross_entropy_backward(p, y, dy=1.0) -> np.ndarray:
-    """∂/∂p = (1/N) (−y/p + (1 − y)/(1 − p)) = (p − y) / (N p (1 − p)), times dy.
+def binary_cross_entropy_backward(
+    p, y, dy=1.0, *, variant: str = "unclipped", reduction: str = "mean"
+) -> np.ndarray:
+    """∂/∂p = (1/N) (−y/p + (1 − y)/(1 − p)) = (p − y) / (N p (1 − p)), times dy (unreduced:
+    dy of the terms' shape, element by element, no 1/N).
 
-    The derivative does not exist at p = 0 or 1, so the backward requires p in (0, 1).
+    The derivative does not exist at p = 0 or 1, so the unclipped backward requires p in
+    (0, 1). Clipped, it is that of the clipped q = clip(p, c, 1 − c) where c ≤ p ≤ 1 − c (the
+    bounds included, as torch.clamp's and keras.ops.clip's gradients take them) and 0 outside,
+    for every p in [0, 1].
 
     Warning: PyTorch clamps the denominator p(1 − p) at 1e-12, so its gradient differs where
     p < 1e-12 or 1 − p < 1e-12.
     """
     p, y = _prediction_and_target(p, y, ("p", "y"))
-    _within("p", p, open_interval=True)
+    clipped = choice("variant", variant, BCE_VARIANTS) == "clipped"
+    _within("p", p, open_interval=not clipped)
     _within("y", y)
-    return _upstream(dy) * (p - y) / (p * (1.0 - p)) / p.size
+    reduction = choice("reduction", reduction, LOSS_REDUCTIONS)
+    dy = _upstream_of(dy, reduction, p.shape)
+    q = _clipped(p, variant)
+    slope = (q - y) / (q * (1.0 - q))
+    if clipped:
+        slope = np.where((p >= BCE_CLIP) & (p <= 1.0 - BCE_CLIP), slope, 0.0)
+    return dy * slope if reduction == "none" else dy * slope / p.size
 
 
-def binary_cross_entropy_with_logits(z, y) -> float:
+def binary_cross_entropy_with_logits(z, y, *, reduction: str = "mean") -> float | np.ndarray:
     """Binary cross-entropy of σ(z), computed from the logits z   (seeds 001, 004).
 
     For a hard label y ∈ {0, 1}, −log σ((2y − 1)z) = ζ((1 − 2y)z) with ζ the softplus. The
@@ -195,20 +322,27 @@ def binary_cross_entropy_with_logits(z, y) -> float:
     which never exponentiates a positive number: exact and finite at |z| = 1e4 (z = 1e4 with
     y = 0 costs 1e4) and at every finite z (never the inf of log(1 + e^z) past z ≈ 709.78,
     nor the log 0 of log σ(z) past |z| ≈ 37), and for hard labels equal to ζ((1 − 2y)z) term
-    by term. Mean over the N elements of z.
+    by term. Mean over the N elements of z; ``reduction="none"``: the N terms.
 
-    Warning: PyTorch ``nn.BCEWithLogitsLoss`` uses the same formula (mean, soft targets).
+    Warning: PyTorch ``nn.BCEWithLogitsLoss`` uses the same formula (mean, soft targets);
+    optax's ``sigmoid_binary_cross_entropy`` is the unreduced terms.
     """
     z, y = _prediction_and_target(z, y, ("z", "y"))
     _within("y", y)
-    return float(np.mean(np.maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z)))))
+    return _mean_or_none(np.maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z))), reduction)
 
 
-def binary_cross_entropy_with_logits_backward(z, y, dy=1.0) -> np.ndarray:
-    """∂/∂z (ζ(z) − y·z) / N = (σ(z) − y) / N, times dy."""
+def binary_cross_entropy_with_logits_backward(
+    z, y, dy=1.0, *, reduction: str = "mean"
+) -> np.ndarray:
+    """∂/∂z (ζ(z) − y·z) / N = (σ(z) − y) / N, times dy (unreduced: dy of the terms' shape,
+    element by element, no 1/N)."""
     z, y = _prediction_and_target(z, y, ("z", "y"))
     _within("y", y)
-    return _upstream(dy) * (sigmoid(z) - y) / z.size
+    reduction = choice("reduction", reduction, LOSS_REDUCTIONS)
+    slope = sigmoid(z) - y
+    dy = _upstream_of(dy, reduction, z.shape)
+    return dy * slope if reduction == "none" else dy * slope / z.size
 
 
 # --- softmax cross-entropy --------------------------------------------------------------
@@ -231,28 +365,34 @@ def _logits_and_labels(z, y) -> tuple[np.ndarray, np.ndarray]:
     return z, labels.astype(np.intp)
 
 
-def cross_entropy(z, y) -> float:
+def cross_entropy(z, y, *, reduction: str = "mean") -> float | np.ndarray:
     """(1/N) Σ_i [−z_{i,y_i} + log Σ_j exp(z_{ij})]   (seeds 002, 004).
 
     Softmax followed by the negative log-likelihood of the true class y_i, on logits z (N, K),
     through log-softmax so that logits of ±1e4, or of any size whose differences stay within
-    the range, give a finite loss.
+    the range, give a finite loss. ``reduction="none"``: the N per-row terms, shape (N,).
 
     Warning: PyTorch ``nn.CrossEntropyLoss`` takes logits like this; Keras
-    ``categorical_crossentropy`` takes probabilities unless ``from_logits=True``.
+    ``categorical_crossentropy`` takes probabilities unless ``from_logits=True``; optax's
+    ``softmax_cross_entropy_with_integer_labels`` is the unreduced terms.
     """
     z, y = _logits_and_labels(z, y)
     rows = np.arange(z.shape[0])
-    return float(-np.mean(log_softmax(z, axis=1)[rows, y]))
+    return _mean_or_none(-log_softmax(z, axis=1)[rows, y], reduction)
 
 
-def cross_entropy_backward(z, y, dy=1.0) -> np.ndarray:
+def cross_entropy_backward(z, y, dy=1.0, *, reduction: str = "mean") -> np.ndarray:
     """∂/∂z = (softmax(z) − onehot(y)) / N, times dy: finite at logits of any size (the
-    softmax subtracts the maximum first)."""
+    softmax subtracts the maximum first). Unreduced: row i times dy_i, dy of shape (N,), no
+    1/N."""
     z, y = _logits_and_labels(z, y)
     N, K = z.shape
     onehot = np.eye(K)[y]  # (N, K)
-    return _upstream(dy) * (softmax(z, axis=1) - onehot) / N
+    reduction = choice("reduction", reduction, LOSS_REDUCTIONS)
+    dy = _upstream_of(dy, reduction, (N,))
+    if reduction == "none":
+        return dy[:, None] * (softmax(z, axis=1) - onehot)
+    return dy * (softmax(z, axis=1) - onehot) / N
 
 
 # --- weight penalties -------------------------------------------------------------------
@@ -299,27 +439,45 @@ def _layer_lams(lams, n_layers: int) -> list[float]:
     return [nonnegative(f"lams[{layer}]", lam) for layer, lam in enumerate(lams)]
 
 
-def objective(losses, weights: Sequence, lams) -> float:
+OBJECTIVE_VARIANTS = ("mean", "sum")
+
+
+def _data_term(per_example: np.ndarray, variant: str) -> np.ndarray:
+    """(1/N) Σ_i over the first axis (mean, seed 000) or Σ_i (sum, seed 001)."""
+    if choice("variant", variant, OBJECTIVE_VARIANTS) == "sum":
+        return per_example.sum(axis=0)
+    return per_example.mean(axis=0)
+
+
+def objective(losses, weights: Sequence, lams, *, variant: str = "mean") -> float:
     """L(W) = (1/N) Σ_i l(y_i, ŷ_i) + Σ_layers λ_l Σ_{k,m} (W^l_{k,m})²   (seed 000).
 
     ``losses`` are the N per-example losses l(y_i, ŷ_i), shape (N,); ``weights`` the layers'
     weight arrays W^l; ``lams`` one λ_l per layer, or one number shared by all layers.
     Biases are usually left out of ``weights``: seed 000 penalises the weights only.
+
+    variant ``mean`` (the default; seed 000, and Alg 8.1 of seed 004); variant ``sum``: the
+    data term Σ_i l(y_i, ŷ_i) summed over the examples, as seed 001 describes minibatch
+    training (the losses summed, then back-propagated), with the same penalties.
     """
     losses = _nonempty("losses", as_array("losses", losses, ndim=1))  # (N,)
     weights = [as_array(f"weights[{layer}]", W) for layer, W in enumerate(weights)]
     penalties = (
         lam * np.sum(W**2) for lam, W in zip(_layer_lams(lams, len(weights)), weights, strict=True)
     )
-    return float(np.mean(losses) + sum(penalties))
+    return float(_data_term(losses, variant) + sum(penalties))
 
 
-def objective_gradient(example_grads: Sequence, weights: Sequence, lams) -> list[np.ndarray]:
-    """∂L/∂W^l = (1/N) Σ_i ∂l_i/∂W^l + 2λ_l W^l for every layer l   (seed 000).
+def objective_gradient(
+    example_grads: Sequence, weights: Sequence, lams, *, variant: str = "mean"
+) -> list[np.ndarray]:
+    """∂L/∂W^l = (1/N) Σ_i ∂l_i/∂W^l + 2λ_l W^l for every layer l   (seed 000); variant
+    ``sum``: Σ_i ∂l_i/∂W^l + 2λ_l W^l (seed 001).
 
     ``example_grads[l]`` stacks the per-example gradients ∂l_i/∂W^l, shape (N, *W^l.shape);
     ``weights`` and ``lams`` as for ``objective``. Returns one gradient per layer, in order.
     """
+    choice("variant", variant, OBJECTIVE_VARIANTS)
     weights = [as_array(f"weights[{layer}]", W) for layer, W in enumerate(weights)]
     example_grads = [
         as_array(f"example_grads[{layer}]", g) for layer, g in enumerate(example_grads)
@@ -339,7 +497,7 @@ def objective_gradient(example_grads: Sequence, weights: Sequence, lams) -> list
                 f"N ≥ 1 examples (one N for every layer), then weights[{layer}].shape; "
                 f"got {g.shape}"
             )
-        gradients.append(g.mean(axis=0) + 2.0 * lam * W)  # (1/N) Σ_i ∂l_i/∂W + 2λW
+        gradients.append(_data_term(g, variant) + 2.0 * lam * W)  # (1/N) Σ_i ∂l_i/∂W + 2λW
     return gradients
 
 

@@ -3,7 +3,8 @@
 One ``Entry`` per id of the catalogue (the sections and their order follow it). ``functions``
 are importable ``module:name`` strings, resolved lazily so that listing the catalogue imports
 nothing; ``variants`` maps each variant keyword of the functions to its allowed values, the
-default (the source's form) first; ``sources`` cites the seed files by number and the papers.
+default (the source's form) first (mse's ``reduction`` lists "none" alone: its default,
+None, reduces as the variant says); ``sources`` cites the seed files by number and the papers.
 """
 
 from __future__ import annotations
@@ -115,19 +116,21 @@ _ENTRIES = [
        _forward_backward("ckn"), ["seed 004", "Mairal et al., NIPS 2014"]),
     # 2. Losses and penalties
     _e("mse", _L, "mean squared error", "losses", _forward_backward("mse"),
-       ["seed 000", "seed 001", "seed 004"], variant="half mean sum"),
+       ["seed 000", "seed 001", "seed 004"], variant="half mean sum half_per_example",
+       reduction="none"),
     _e("l1", _L, "L1 loss", "losses", _forward_backward("l1"), ["seed 004"],
-       reduction="mean sum"),
+       reduction="mean sum none"),
     _e("binary_cross_entropy", _L, "binary cross-entropy, on probabilities and on logits",
        "losses", _forward_backward("binary_cross_entropy binary_cross_entropy_with_logits"),
-       ["seed 001", "seed 004"]),
+       ["seed 001", "seed 004", "Keras binary_crossentropy (clipped)"],
+       variant="unclipped clipped", reduction="mean none"),
     _e("cross_entropy", _L, "softmax cross-entropy of class labels", "losses",
-       _forward_backward("cross_entropy"), ["seed 002", "seed 004"]),
+       _forward_backward("cross_entropy"), ["seed 002", "seed 004"], reduction="mean none"),
     _e("l2_penalty", _L, "λ Σ W²", "losses", _forward_backward("l2_penalty"),
        ["seed 000", "seed 001"]),
     _e("l1_penalty", _L, "λ Σ |W|", "losses", _forward_backward("l1_penalty"), ["seed 001"]),
     _e("objective", _L, "mean loss plus per-layer L2 penalties", "losses",
-       "objective objective_gradient", ["seed 000"]),
+       "objective objective_gradient", ["seed 000", "seed 001"], variant="mean sum"),
     _e("mmd", _L, "maximum mean discrepancy, Gaussian kernel", "losses",
        _forward_backward("mmd") + " gaussian_kernel",
        ["seed 004", "Gretton et al., NIPS 2007; JMLR 2012"], estimator="biased unbiased linear"),

@@ -48,6 +48,79 @@ def test_l1_equals_hand_computed_values_and_its_subgradient_is_zero_at_a_tie():
     np.testing.assert_array_equal(losses.l1_backward(y_hat, y), [[0.25, -0.25], [0.25, 0.0]])
 
 
+def test_mse_half_per_example_is_the_mean_over_rows_of_half_the_squared_row_norms():
+    # seed 004: L(x, y) = ½‖x − y‖² per example, J = (1/m) Σ L; rows [1, 2, 2] and [0, 3, 4]
+    y_hat, y = (
+        np.array([[1.0, 2.0, 3.0], [1.0, 4.0, 5.0]]),
+        np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0]]),
+    )
+    assert losses.mse(y_hat, y, variant="half_per_example") == pytest.approx((9 / 2 + 25 / 2) / 2)
+    # its gradient (ŷ − y)/m, m = 2 rows (not the n = 6 elements of half)
+    np.testing.assert_allclose(
+        losses.mse_backward(y_hat, y, 2.0, variant="half_per_example"), 2.0 * (y_hat - y) / 2
+    )
+    # a 1-D ŷ is m = n examples of one value: half_per_example is then half
+    assert losses.mse(Y_HAT, Y, variant="half_per_example") == losses.mse(Y_HAT, Y, variant="half")
+
+
+# The unreduced terms (the reduction policy), per element by hand: residuals 1, 2, 2.
+@pytest.mark.parametrize(
+    ("variant", "terms"),
+    [("half", [0.5, 2, 2]), ("half_per_example", [0.5, 2, 2]), ("mean", [1, 4, 4]),
+     ("sum", [1, 4, 4])],
+)  # fmt: skip
+def test_mse_unreduced_terms_are_half_or_whole_squared_residuals(variant, terms):
+    np.testing.assert_array_equal(losses.mse(Y_HAT, Y, variant=variant, reduction="none"), terms)
+    # dy (one per term) times each term's derivative, r or 2r: no 1/n
+    dy = np.array([1.0, -0.5, 2.0])
+    slope = np.array([1.0, 2.0, 2.0]) * (1 if variant.startswith("half") else 2)
+    np.testing.assert_array_equal(
+        losses.mse_backward(Y_HAT, Y, dy, variant=variant, reduction="none"), dy * slope
+    )
+
+
+def test_unreduced_l1_cross_entropy_and_bce_terms_equal_hand_and_scipy_values(rng):
+    y_hat, y = np.array([[1.0, -2.0], [0.5, 4.0]]), np.array([[0.0, 0.0], [0.0, 4.0]])
+    np.testing.assert_array_equal(losses.l1(y_hat, y, reduction="none"), [[1, 2], [0.5, 0]])
+    np.testing.assert_array_equal(
+        losses.l1_backward(y_hat, y, np.full((2, 2), 3.0), reduction="none"), [[3, -3], [3, 0]]
+    )
+    z, labels = rng.normal(size=(4, 3)), np.array([0, 2, 1, 2])
+    np.testing.assert_allclose(
+        losses.cross_entropy(z, labels, reduction="none"),
+        -special.log_softmax(z, axis=1)[np.arange(4), labels],
+        rtol=1e-14,
+    )  # one term per row (N,)
+    p, t = rng.uniform(0.01, 0.99, size=(2, 3)), rng.uniform(size=(2, 3))
+    np.testing.assert_allclose(
+        losses.binary_cross_entropy(p, t, reduction="none"),
+        -(special.xlogy(t, p) + special.xlogy(1 - t, 1 - p)),
+        rtol=1e-14,
+    )
+    t = rng.uniform(size=(4, 3))
+    np.testing.assert_allclose(
+        losses.binary_cross_entropy_with_logits(z, t, reduction="none"),
+        -t * special.log_expit(z) - (1 - t) * special.log_expit(-z),
+        rtol=1e-12,
+    )
+
+
+@pytest.mark.parametrize(
+    "forward", ["mse", "l1", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                "cross_entropy"],
+)  # fmt: skip
+def test_the_mean_of_the_unreduced_terms_is_the_loss(forward, rng):
+    # the default variant's reduction of its terms gives the reduced loss (the policy)
+    if forward == "cross_entropy":
+        a, b = rng.normal(size=(5, 3)), rng.integers(0, 3, size=5)
+    elif forward == "binary_cross_entropy":
+        a, b = rng.uniform(0.01, 0.99, size=(2, 3)), rng.uniform(size=(2, 3))
+    else:
+        a, b = rng.normal(size=(2, 3)), rng.uniform(size=(2, 3))
+    f = getattr(losses, forward)
+    assert np.mean(f(a, b, reduction="none")) == pytest.approx(f(a, b), rel=1e-14)
+
+
 # --- binary cross-entropy ----------------------------------------------------------------
 
 
@@ -57,6 +130,28 @@ def test_binary_cross_entropy_equals_scipy_xlogy_with_soft_and_hard_targets(rng)
     expected = -np.mean(special.xlogy(y, p) + special.xlogy(1 - y, 1 - p))
     assert losses.binary_cross_entropy(p, y) == pytest.approx(expected, rel=1e-14)
     assert losses.binary_cross_entropy([0.5], [1.0]) == pytest.approx(math.log(2), rel=1e-15)
+
+
+def test_clipped_binary_cross_entropy_clips_probabilities_to_1e_7_as_keras_does():
+    c = 1e-7
+    # p = 0 with y = 0 costs −log(1 − c) ≈ c, not 0; p = 0 with y = 1 costs −log c, not inf;
+    # p = 0.3 is inside [c, 1 − c] and costs what the unclipped loss does
+    p, y = np.array([0.0, 0.0, 1.0, 0.3]), np.array([0.0, 1.0, 0.0, 1.0])
+    # (1 − c is rounded: 1 − (1 − c) = 1e-7 (1 + 5e-10), exact by Sterbenz's lemma)
+    terms = [-math.log1p(-c), -math.log(c), -math.log(1 - (1 - c)), -math.log(0.3)]
+    np.testing.assert_allclose(
+        losses.binary_cross_entropy(p, y, variant="clipped", reduction="none"), terms, rtol=1e-12
+    )
+    assert losses.binary_cross_entropy(p, y, variant="clipped") == pytest.approx(np.mean(terms))
+    # the gradient: 0 where p lies outside [c, 1 − c] (the clip is flat), the bounds included
+    # in the inside; (p − y)/(p(1 − p)) per element elsewhere
+    p, y = np.array([0.0, 5e-8, c, 0.3, 1 - 5e-8]), np.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    dy = np.array([1.0, 1.0, 2.0, -1.0, 1.0])
+    np.testing.assert_allclose(
+        losses.binary_cross_entropy_backward(p, y, dy, variant="clipped", reduction="none"),
+        [0.0, 0.0, 2.0 * (c - 1) / (c * (1 - c)), -(0.3 - 1) / (0.3 * 0.7), 0.0],
+        rtol=1e-12,
+    )
 
 
 def test_binary_cross_entropy_accepts_certain_probabilities_that_agree_with_the_label():
@@ -196,6 +291,18 @@ def test_objective_equals_hand_computed_values():
     assert losses.objective(per_example, [], []) == 2.0
 
 
+def test_objective_sum_adds_the_losses_instead_of_averaging_them():
+    # seed 001: the minibatch's losses summed; the penalty λ Σ W² = 0.5 · (1 + 4) unchanged
+    W = [np.array([1.0, -2.0])]
+    assert losses.objective([1.0, 2.0, 6.0], W, 0.5, variant="sum") == 9.0 + 2.5
+    assert losses.objective([1.0, 2.0, 6.0], W, 0.5) == 3.0 + 2.5
+    g = [np.array([[1.0, 0.0], [3.0, 4.0]])]  # two examples' gradients
+    np.testing.assert_array_equal(
+        losses.objective_gradient(g, W, 0.5, variant="sum")[0], [4.0 + 1.0, 4.0 - 2.0]
+    )
+    np.testing.assert_array_equal(losses.objective_gradient(g, W, 0.5)[0], [3.0, 0.0])
+
+
 def test_objective_gradient_matches_central_differences_of_the_objective(rng):
     """A two-layer linear model ŷ_i = Σ W1 ⊙ A_i + w2·c_i with l_i = ½(ŷ_i − y_i)²: the
     per-example gradients are r_i A_i and r_i c_i (r_i = ŷ_i − y_i), by hand."""
@@ -328,7 +435,7 @@ def test_orthogonal_penalty_equals_its_singular_value_form_and_hand_values(rng):
 # --- every backward against central finite differences -------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["half", "mean", "sum"])
+@pytest.mark.parametrize("variant", ["half", "mean", "sum", "half_per_example"])
 def test_mse_backward_matches_central_differences(variant, rng):
     y_hat, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
     assert_backward_matches_fd(
@@ -377,6 +484,49 @@ def test_cross_entropy_backward_matches_central_differences(rng):
         lambda a: losses.cross_entropy(a, y),
         lambda a, dy: losses.cross_entropy_backward(a, y, dy),
         (z,),
+        rng=rng,
+    )
+
+
+def test_clipped_binary_cross_entropy_backward_matches_central_differences(rng):
+    # p inside the clip (outside it, within c = 1e-7 of 0 or 1, a step of h = 1e-5 would
+    # leave [0, 1]: the hand-computed test above checks the gradient 0 there)
+    p, y = rng.uniform(0.1, 0.9, size=6), rng.uniform(size=6)
+    assert_backward_matches_fd(
+        lambda a: losses.binary_cross_entropy(a, y, variant="clipped"),
+        lambda a, dy: losses.binary_cross_entropy_backward(a, y, dy, variant="clipped"),
+        (p,),
+        rng=rng,
+    )
+
+
+def _unreduced_inputs(forward: str, rng):
+    if forward == "cross_entropy":
+        return rng.normal(size=(4, 3)), rng.integers(0, 3, size=4), (4,)
+    if forward == "binary_cross_entropy":
+        return rng.uniform(0.1, 0.9, size=(2, 3)), rng.uniform(size=(2, 3)), (2, 3)
+    if forward == "binary_cross_entropy_with_logits":
+        return rng.normal(scale=3.0, size=(2, 3)), rng.uniform(size=(2, 3)), (2, 3)
+    y = rng.normal(size=(2, 3))
+    return away_from_ties(rng.normal(size=(2, 3)), y), y, (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("forward", "mode"),
+    [("mse", {"variant": "half"}), ("mse", {"variant": "mean"}), ("l1", {}),
+     ("binary_cross_entropy", {}), ("binary_cross_entropy", {"variant": "clipped"}),
+     ("binary_cross_entropy_with_logits", {}), ("cross_entropy", {})],
+)  # fmt: skip
+def test_unreduced_backwards_are_the_vector_jacobian_products_of_the_terms(forward, mode, rng):
+    # with w drawn once, Σ w·terms(a) is a scalar whose gradient is backward(a, dy·w): central
+    # differences of it check the unreduced backward, dy of the terms' shape
+    a, b, shape = _unreduced_inputs(forward, rng)
+    w = rng.normal(size=shape)
+    f, backward = getattr(losses, forward), getattr(losses, f"{forward}_backward")
+    assert_backward_matches_fd(
+        lambda x: float(np.sum(w * f(x, b, reduction="none", **mode))),
+        lambda x, dy: backward(x, b, dy * w, reduction="none", **mode),
+        (a,),
         rng=rng,
     )
 
@@ -433,14 +583,26 @@ def test_mismatched_shapes_are_rejected(call):
 
 
 def test_unknown_variants_are_rejected():
-    with pytest.raises(ValueError, match=r"variant must be one of 'half', 'mean', 'sum', got 'x'"):
+    with pytest.raises(
+        ValueError, match=r"variant must be one of 'half', 'mean', 'sum', 'half_per_example', got"
+    ):
         losses.mse([1.0], [0.0], variant="x")
     with pytest.raises(ValueError, match=r"variant must be one of .*, got 'mean2'"):
         losses.mse_backward([1.0], [0.0], variant="mean2")
-    with pytest.raises(ValueError, match=r"reduction must be one of 'mean', 'sum', got 'none'"):
-        losses.l1([1.0], [0.0], reduction="none")
-    with pytest.raises(ValueError, match=r"reduction must be one of .*, got 'none'"):
-        losses.l1_backward([1.0], [0.0], reduction="none")
+    with pytest.raises(ValueError, match=r"reduction must be one of 'none', got 'mean'"):
+        losses.mse([1.0], [0.0], reduction="mean")  # mse's reduction is its variant
+    with pytest.raises(ValueError, match=r"reduction must be one of 'mean', 'sum', 'none', got"):
+        losses.l1([1.0], [0.0], reduction="None")
+    with pytest.raises(ValueError, match=r"reduction must be one of 'mean', 'none', got 'sum'"):
+        losses.cross_entropy(np.zeros((1, 2)), np.zeros(1, dtype=int), reduction="sum")
+    with pytest.raises(ValueError, match=r"reduction must be one of 'mean', 'none', got 'sum'"):
+        losses.binary_cross_entropy_with_logits_backward([1.0], [0.0], reduction="sum")
+    with pytest.raises(ValueError, match=r"variant must be one of 'unclipped', 'clipped', got"):
+        losses.binary_cross_entropy([0.5], [0.0], variant="clip")
+    with pytest.raises(ValueError, match=r"variant must be one of 'mean', 'sum', got 'total'"):
+        losses.objective([1.0], [], 0.0, variant="total")
+    with pytest.raises(ValueError, match=r"variant must be one of 'mean', 'sum', got 'total'"):
+        losses.objective_gradient([np.zeros((1, 2))], [np.zeros(2)], 0.0, variant="total")
     with pytest.raises(
         ValueError, match=r"estimator must be one of 'biased', 'unbiased', 'linear'"
     ):
@@ -456,6 +618,14 @@ def test_empty_batches_and_non_scalar_upstream_gradients_are_rejected():
         losses.objective([], [], 0.1)
     with pytest.raises(ValueError, match=r"dy must have 0 dimensions, got shape \(3,\)"):
         losses.mse_backward(np.zeros(3), np.zeros(3), np.ones(3))
+    # unreduced, dy is the terms' vector: never a scalar broadcast over them
+    with pytest.raises(ValueError, match=r"dy must have the shape of the unreduced loss \(3,\)"):
+        losses.mse_backward(np.zeros(3), np.zeros(3), 1.0, reduction="none")
+    with pytest.raises(
+        ValueError, match=r"unreduced loss \(2,\) \(reduction='none'\), got \(2, 3\)"
+    ):
+        losses.cross_entropy_backward(np.zeros((2, 3)), np.zeros(2, dtype=int), np.ones((2, 3)),
+                                      reduction="none")  # fmt: skip
 
 
 def test_probabilities_and_targets_outside_the_unit_interval_are_rejected():

@@ -26,6 +26,10 @@ def test_torch_verdicts_are_the_same_under_three_seeds():
     # and sum, l1 reduction mean and sum) and mse's half is unsupported, so none of these moves
     assert verdicts[0]["mse"] == ("variant", ["mean"])
     assert verdicts[0]["l1"] == ("pass", ["mean"])
+    # reduction="none" maps to torch's reduction='none': mse's terms (ŷ − y)² are those of
+    # mean and sum, which leaves mse at mean; torch's BCE takes p as given (unclipped, the
+    # default; Keras's clipped form is unsupported); neither verdict moves
+    assert verdicts[0]["binary_cross_entropy"] == ("pass", ["unclipped"])
     # max-pool on ties: torch's max_pool2d gives the gradient to the first maximum (the
     # default, "first"; "split" is unsupported); dropout_sample: F.dropout is inverted
     # dropout ("standard" unsupported). The checks of those modes do not move these verdicts

@@ -47,6 +47,31 @@ BUGS = {
         "every_documented_mode and mmd",
         {"mmd::loss_matches_the_oracle_in_every_documented_mode"},
     ),
+    # reductions ("none": the unreduced terms) and the variants of issues 11 and 12
+    "mse_unreduced_halves": (
+        "every_reduction_mode and mse",
+        {"mse::loss_matches_the_oracle_in_every_reduction_mode"},
+    ),
+    "cross_entropy_ignores_reduction": (
+        "every_reduction_mode and cross_entropy",
+        {"cross_entropy::loss_matches_the_oracle_in_every_reduction_mode"},
+    ),
+    "bce_backward_unreduced_over_n": (
+        "every_reduction_mode and binary_cross_entropy",
+        {"binary_cross_entropy::loss_matches_the_oracle_in_every_reduction_mode"},
+    ),
+    "bce_clipped_at_float32_epsilon": (
+        "every_documented_mode and binary_cross_entropy",
+        {"binary_cross_entropy::loss_matches_the_oracle_in_every_documented_mode"},
+    ),
+    "mse_half_per_example_over_elements": (
+        "every_documented_mode and mse",
+        {"mse::loss_matches_the_oracle_in_every_documented_mode"},
+    ),
+    "objective_ignores_its_variant": (
+        "every_documented_mode and objective",
+        {"objective::objective_matches_the_oracle_in_every_documented_mode"},
+    ),
 }
 
 

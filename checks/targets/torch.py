@@ -19,8 +19,14 @@ names, not formulas:
     leaky_relu        alpha → negative_slope;   rmsprop: rho → alpha;   momentum: alpha → momentum
     gelu              variant=None|"erf"|"tanh" → F.gelu(approximate= default|"none"|"tanh")
     mse               variant=None|"mean"|"sum" → F.mse_loss(reduction= default|"mean"|"sum");
-                      "half": TypeError (no torch reduction divides by 2n)
-    l1                reduction=None|"mean"|"sum" → F.l1_loss(reduction= default|"mean"|"sum")
+                      "half", "half_per_example": TypeError (no torch reduction divides by 2n
+                      or 2m); reduction="none" → reduction='none': (ŷ − y)², the unreduced
+                      terms of the mean and sum variants
+    l1                reduction=None|"mean"|"sum"|"none" → F.l1_loss(reduction= the same)
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy
+                      reduction=None|"mean"|"none" → reduction= default|"mean"|"none";
+                      binary_cross_entropy variant=None|"unclipped" → F.binary_cross_entropy
+                      (p as given); "clipped" (Keras's [1e-7, 1 − 1e-7]): TypeError
     adam              beta1, beta2 → betas=(beta1, beta2)
     decay             PyTorch's schedulers count epochs from 0: the reference's step t is
                       torch's epoch t − 1
@@ -330,58 +336,82 @@ class TorchFunctions:
         y_hat = self._t(y_hat, grad=True)
         return _Graph(f(y_hat, self._t(y).to(y_hat.dtype)), (y_hat,))
 
-    # The documented modes of MSE (variant) and L1 (reduction) as torch's ``reduction`` (a
-    # mapping, no arithmetic); None, the keyword left out, is torch's own default ("mean").
-    # MSE's "half" form, 1/(2n) Σ(ŷ − y)², is no reduction of torch's: TypeError.
+    # The documented modes of the losses as torch's ``reduction`` (a mapping, no arithmetic);
+    # None, the keyword left out, is torch's own default ("mean"). MSE's "mean" and "sum"
+    # variants are torch's reductions; its "half" and "half_per_example" forms divide by 2n
+    # and 2m, which no torch reduction does: TypeError. reduction="none" is torch's 'none':
+    # for MSE the terms (ŷ − y)², those of the mean and sum variants (the reference's policy).
     _REDUCTIONS: ClassVar[dict[str | None, dict[str, str]]] = {
         None: {},
         "mean": {"reduction": "mean"},
         "sum": {"reduction": "sum"},
+        "none": {"reduction": "none"},
     }
 
-    def _reduced(self, f, function: str, keyword: str, mode: str | None):
-        if mode not in self._REDUCTIONS:
-            raise TypeError(
-                f"torch offers no {function}({keyword}={mode!r}): only 'mean' and 'sum'"
-            )
+    def _reduced(self, f, function: str, offered: tuple[str | None, ...], mode: str | None):
+        if mode not in offered:
+            raise TypeError(f"torch offers no {function} in mode {mode!r}")
         return lambda y_hat, y: f(y_hat, y, **self._REDUCTIONS[mode])
 
-    def mse(self, y_hat, y, *, variant=None):
-        return _np(self._loss(self._reduced(F.mse_loss, "mse", "variant", variant), y_hat, y).out)
+    def _mse(self, variant, reduction):
+        if variant not in (None, "mean", "sum") or reduction not in (None, "none"):
+            modes = {"variant": variant, "reduction": reduction}
+            shown = ", ".join(f"{k}={v!r}" for k, v in modes.items() if v is not None)
+            raise TypeError(f"torch offers no mse({shown})")
+        return self._reduced(F.mse_loss, "mse", (None, "mean", "sum", "none"), reduction or variant)
 
-    def mse_backward(self, y_hat, y, dy=1.0, *, variant=None):
-        graph = self._loss(self._reduced(F.mse_loss, "mse", "variant", variant), y_hat, y)
-        return _np(self._vjp(graph, dy)[0])
+    def mse(self, y_hat, y, *, variant=None, reduction=None):
+        return _np(self._loss(self._mse(variant, reduction), y_hat, y).out)
+
+    def mse_backward(self, y_hat, y, dy=1.0, *, variant=None, reduction=None):
+        return _np(self._vjp(self._loss(self._mse(variant, reduction), y_hat, y), dy)[0])
+
+    _L1 = (None, "mean", "sum", "none")
+    _MEAN_OR_NONE = (None, "mean", "none")
 
     def l1(self, y_hat, y, *, reduction=None):
-        f = self._reduced(F.l1_loss, "l1", "reduction", reduction)
+        f = self._reduced(F.l1_loss, "l1", self._L1, reduction)
         return _np(self._loss(f, y_hat, y).out)
 
     def l1_backward(self, y_hat, y, dy=1.0, *, reduction=None):
-        f = self._reduced(F.l1_loss, "l1", "reduction", reduction)
+        f = self._reduced(F.l1_loss, "l1", self._L1, reduction)
         return _np(self._vjp(self._loss(f, y_hat, y), dy)[0])
 
-    def binary_cross_entropy(self, p, y):
-        return _np(self._loss(F.binary_cross_entropy, p, y).out)
+    def _bce(self, variant, reduction):
+        # F.binary_cross_entropy takes p as it is ("unclipped"; its log clamp at −100 is
+        # documented in the oracle); Keras's clipping to [1e-7, 1 − 1e-7] is not torch's
+        if variant not in (None, "unclipped"):
+            raise TypeError(f"torch offers no binary_cross_entropy(variant={variant!r})")
+        f = F.binary_cross_entropy
+        return self._reduced(f, "binary_cross_entropy", self._MEAN_OR_NONE, reduction)
 
-    def binary_cross_entropy_backward(self, p, y, dy=1.0):
-        return _np(self._vjp(self._loss(F.binary_cross_entropy, p, y), dy)[0])
+    def binary_cross_entropy(self, p, y, *, variant=None, reduction=None):
+        return _np(self._loss(self._bce(variant, reduction), p, y).out)
 
-    def binary_cross_entropy_with_logits(self, z, y):
-        return _np(self._loss(F.binary_cross_entropy_with_logits, z, y).out)
+    def binary_cross_entropy_backward(self, p, y, dy=1.0, *, variant=None, reduction=None):
+        return _np(self._vjp(self._loss(self._bce(variant, reduction), p, y), dy)[0])
 
-    def binary_cross_entropy_with_logits_backward(self, z, y, dy=1.0):
-        return _np(self._vjp(self._loss(F.binary_cross_entropy_with_logits, z, y), dy)[0])
+    def _bce_logits(self, reduction):
+        f = F.binary_cross_entropy_with_logits
+        return self._reduced(f, "binary_cross_entropy_with_logits", self._MEAN_OR_NONE, reduction)
 
-    def _cross_entropy(self, z, y) -> _Graph:
+    def binary_cross_entropy_with_logits(self, z, y, *, reduction=None):
+        return _np(self._loss(self._bce_logits(reduction), z, y).out)
+
+    def binary_cross_entropy_with_logits_backward(self, z, y, dy=1.0, *, reduction=None):
+        return _np(self._vjp(self._loss(self._bce_logits(reduction), z, y), dy)[0])
+
+    def _cross_entropy(self, z, y, reduction) -> _Graph:
+        if reduction not in self._MEAN_OR_NONE:
+            raise TypeError(f"torch offers no cross_entropy(reduction={reduction!r})")
         z = self._t(z, grad=True)
-        return _Graph(F.cross_entropy(z, self._labels(y)), (z,))
+        return _Graph(F.cross_entropy(z, self._labels(y), **self._REDUCTIONS[reduction]), (z,))
 
-    def cross_entropy(self, z, y):
-        return _np(self._cross_entropy(z, y).out)
+    def cross_entropy(self, z, y, *, reduction=None):
+        return _np(self._cross_entropy(z, y, reduction).out)
 
-    def cross_entropy_backward(self, z, y, dy=1.0):
-        return _np(self._vjp(self._cross_entropy(z, y), dy)[0])
+    def cross_entropy_backward(self, z, y, dy=1.0, *, reduction=None):
+        return _np(self._vjp(self._cross_entropy(z, y, reduction), dy)[0])
 
     # --- optimisers: torch.optim, one step per call --------------------------------------
 

@@ -101,3 +101,64 @@ cross_entropy_backward_without_max = planted(
     "cross-entropy backward through e^z / Σ e^z",
     cross_entropy_backward=_cross_entropy_backward_without_max,
 )
+
+
+# --- reductions and the variants of issues 11 and 12 --------------------------------------
+
+
+def _mse_unreduced_halves(y_hat, y, *, variant="half", reduction=None):
+    if reduction == "none":  # the ½ of the default variant, whatever the variant asked for
+        return 0.5 * (np.asarray(y_hat, dtype=np.float64) - np.asarray(y, dtype=np.float64)) ** 2
+    return ref.mse(y_hat, y, variant=variant)
+
+
+def _cross_entropy_ignores_reduction(z, y, *, reduction="mean"):
+    return ref.cross_entropy(z, y)  # the keyword taken, never used: always the batch mean
+
+
+def _bce_backward_unreduced_over_n(p, y, dy=1.0, *, variant="unclipped", reduction="mean"):
+    # the unreduced gradient still divided by N, as if dy were the mean's
+    g = ref.binary_cross_entropy_backward(p, y, dy, variant=variant, reduction=reduction)
+    return g / np.size(p) if reduction == "none" else g
+
+
+def _bce_clipped_at_float32_epsilon(p, y, *, variant="unclipped", reduction="mean"):
+    # Keras clips at keras.config.epsilon() = 1e-7, not at float32's machine ε = 1.19e-7
+    if variant == "clipped":
+        eps = float(np.finfo(np.float32).eps)
+        p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+        variant = "unclipped"
+    return ref.binary_cross_entropy(p, y, variant=variant, reduction=reduction)
+
+
+def _mse_half_per_example_over_elements(y_hat, y, *, variant="half", reduction=None):
+    # ½‖ŷ_i − y_i‖² averaged over the n elements instead of the m rows: the half form
+    half = "half" if variant == "half_per_example" else variant
+    return ref.mse(y_hat, y, variant=half, reduction=reduction)
+
+
+def _objective_ignores_its_variant(losses, weights, lams, *, variant="mean"):
+    return ref.objective(losses, weights, lams)  # the data term always averaged
+
+
+mse_unreduced_halves = planted(
+    "MSE whose unreduced terms are ½(ŷ − y)² in every variant", mse=_mse_unreduced_halves
+)
+cross_entropy_ignores_reduction = planted(
+    "cross-entropy that returns the mean for reduction='none'",
+    cross_entropy=_cross_entropy_ignores_reduction,
+)
+bce_backward_unreduced_over_n = planted(
+    "unreduced BCE backward divided by N",
+    binary_cross_entropy_backward=_bce_backward_unreduced_over_n,
+)
+bce_clipped_at_float32_epsilon = planted(
+    "BCE clipped at float32's ε = 1.19e-7 instead of 1e-7",
+    binary_cross_entropy=_bce_clipped_at_float32_epsilon,
+)
+mse_half_per_example_over_elements = planted(
+    "MSE half_per_example divided by 2n, not 2m", mse=_mse_half_per_example_over_elements
+)
+objective_ignores_its_variant = planted(
+    "objective that ignores variant='sum'", objective=_objective_ignores_its_variant
+)
