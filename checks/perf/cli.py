@@ -571,7 +571,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         help="time kernels of several targets side by side",
         description="Time kernels (optimiser steps, normalisation, losses, activations, "
         "dropout, conv2d, an MLP step) of several implementations side by side, interleaved, "
-        "as ratios to a baseline with 95%% intervals, against the machine's STREAM bandwidth. "
+        "as ratios to a baseline with 95% intervals, against the machine's STREAM bandwidth. "
         "Exit 0 when every measurement ran or was unsupported, 1 when one raised, 2 on a usage "
         "error.",
     )
