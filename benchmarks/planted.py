@@ -2,10 +2,12 @@
 
 Each attribute is a target (``benchmarks.planted:same``, ``...:slow5``, ...) whose
 ``bench_adam`` runs one Adam step in place on float32 numpy arrays (the same work for all of
-them: Kingma & Ba 2015, Algorithm 1, in PyTorch's form), then spins on the clock for a planted
-fraction of the time that step took: ``slow5`` is 5 % slower than ``same`` whatever the
-machine's load does to the step itself, since the extra scales with it. ``same`` and ``twin``
-are identical (an A-against-A comparison must read "same").
+them: Kingma & Ba 2015, Algorithm 1, in PyTorch's form), then spins for a planted fraction of
+the CPU time that step took: ``slow5`` does 5 % more work than ``same``. CPU time, not wall
+time: on a busy machine the step's wall time includes the time it waited for a core, and a
+spin until a wall-clock deadline ends up to a scheduler slice late (milliseconds), which
+planted 40 % instead of 5 % on 2 cores at load 16; the thread's CPU clock counts only the work.
+``same`` and ``twin`` are identical (an A-against-A comparison must read "same").
 
 ``planted`` takes its fraction from NNCONFORM_PLANTED (default 0), for asv, which compares one
 benchmark across two runs: run once with it unset and once with NNCONFORM_PLANTED=0.10, each
@@ -47,7 +49,7 @@ class Planted:
         extra = self.extra
 
         def run() -> np.ndarray:
-            start = time.perf_counter()
+            start = time.thread_time()
             step[0] += 1
             t = step[0]
             # in place, with out=: the arrays belong to the closure (an augmented assignment
@@ -67,8 +69,9 @@ class Planted:
             np.multiply(scratch, LR / (1 - BETA1**t), out=scratch)
             np.subtract(theta, scratch, out=theta)
             if extra:
-                until = time.perf_counter() + extra * (time.perf_counter() - start)
-                while time.perf_counter() < until:
+                now = time.thread_time()
+                until = now + extra * (now - start)
+                while time.thread_time() < until:
                     pass
             return theta
 
