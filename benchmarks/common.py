@@ -195,11 +195,12 @@ class KernelBenchmark:
     # 2**18 elements and above (README: "Benchmarks across commits"). asv flags a change when
     # the two commits' medians differ by --factor and a Mann-Whitney U test on their samples
     # gives p < 0.002 (asv._stats.is_different). With n samples per commit, p < 0.002 needs
-    # the shift to be about 3.1·sqrt(2/n) standard deviations of one sample: with asv's
-    # defaults (sample_time 10 ms, at most 10 samples per round) and 4 rounds, a 10 % change
-    # stood out only where a sample's spread stayed under 7 %, which a busy 2-core machine
-    # never gives. So: at least 10 samples per round (repeat's minimum; at most 20, or 20 s of
-    # them), 40 to 80 per commit, where a 10 % shift is detected up to a spread of 13 to 19 %;
+    # the shift to be about 3.2·sqrt(2/n) standard deviations of one sample for a detection
+    # half the time (Mann-Whitney's efficiency 3/π against the t-test): with 4 to 10 samples
+    # per round of 10 ms and 4 rounds (16 to 40 per commit), a 10 % change stood out only
+    # where a sample's standard deviation stayed under 9 to 14 % of its mean, which a busy
+    # 2-core machine rarely gives. So: at least 10 samples per round (repeat's minimum; at
+    # most 20, or 20 s of them), 40 to 80 per commit, up to 14 to 20 %;
     # and 20 ms per sample (asv picks the calls per sample, `number`, to fill it), twice asv's
     # default, so that a burst of a neighbour's work (a few ms) is averaged over more calls.
     # Warm-up 0.2 s (allocator and torch's thread pool; JAX compiles in setup). Four rounds,

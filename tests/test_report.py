@@ -233,6 +233,7 @@ def with_roofs(document: dict) -> dict:
                 verdict = "slower" if low > 1 else "faster" if high < 1 else "same"
                 r.update(ratio=ratio, ratio_ci=[low, high], verdict=verdict)
     document["settings"] |= {
+        "clock": "wall",
         "baseline": "reference",
         "targets": {"reference": "reference", "torch": "torch"},
         "interleaved": True,
@@ -1204,6 +1205,7 @@ def test_the_settings_of_an_interleaved_run_are_named_with_units():
     }
     assert values["baseline of the ratios"] == "reference"
     assert values["implementations timed interleaved"] == "yes"
+    assert values["clock of the samples (wall: elapsed; cpu: the process's CPU time)"] == "wall"
     assert values["confidence of the intervals"] == "95.0 %"
     assert values["peak memory of the plan"] == (
         "203 MiB estimated (mlp_step at batch size 10000 on cpu (reference, torch)), "
@@ -1353,8 +1355,8 @@ def test_documents_from_several_machines_and_devices_merge_into_one_page(matrix_
         "check of jax 0.4.38 on cuda",
     ]
     ids = [s.attrs["id"] for s in matrix_dom.all("section")]
-    assert ids == ["machine", "throughput", "bandwidth", "batch-size", "results", "conformance",
-                   "micro"]  # fmt: skip
+    assert ids == ["machine", "throughput", "bandwidth", "ratios", "batch-size", "results",
+                   "conformance", "micro"]  # fmt: skip
 
 
 def test_one_check_document_keeps_its_own_page():
