@@ -15,7 +15,9 @@ benchmark once, each parameter combination in a process of its own):
   them from one server that has imported the suite, torch and nnconform once, instead of a
   fresh interpreter importing torch each time (4 to 7 s on 2 busy cores); under asv this
   module also imports jax, optax and flax.linen (5 s per JAX process otherwise) and the
-  reference target (0.6 s per process) in the server (``_under_asv``);
+  reference target (0.6 s per process) in the server (``_under_asv``), and only there: asv's
+  discovery, which imports the suite once before the server does, needs the parameter lists
+  alone (``DISCOVERING``);
 - JAX's compilations: ``jit`` compiles in setup, once per process; JAX's persistent cache
   (``JAX_CACHE``) lets every later process of the same kernel and size (the figures, the
   rounds, the other commit of ``asv continuous``) load the compiled code instead;
@@ -72,6 +74,11 @@ INPUTS = os.path.join(tempfile.gettempdir(), "nnconform-asv-inputs")
 # The caches below are asv's only: set when asv's runner (asv_runner) imports the suite, not
 # when the project's tests or a user's script import it.
 UNDER_ASV = "asv_runner" in sys.modules
+# asv imports the suite twice: once to discover the benchmarks (``benchmark.py discover``), which
+# needs only the parameter lists, and once in the forkserver (``run_server``), whose children
+# run them. Only the server's imports save anything, so discovery skips JAX's (a third of the
+# suite's import time: 4 s on 2 busy cores).
+DISCOVERING = UNDER_ASV and "discover" in sys.argv[1:2]
 
 
 def _under_asv() -> None:
@@ -98,7 +105,7 @@ def _under_asv() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-if UNDER_ASV:
+if UNDER_ASV and not DISCOVERING:
     _under_asv()
 
 __all__ = ["DEVICES", "KernelBenchmark", "figure_parameters", "parameters", "targets"]
@@ -184,15 +191,24 @@ class KernelBenchmark:
     kernel: str = ""
     param_names: ClassVar[list[str]] = ["target", "device", "size"]
 
-    # A time_ sample lasts at least asv's sample_time (10 ms; asv picks `number`, the calls per
-    # sample); 4 to 10 samples, or 10 s of them, per round, after 0.2 s of warm-up (allocator
-    # and torch's thread pool; JAX compiles in setup). Four rounds, each in a process of its
-    # own: `asv continuous --interleave-rounds` alternates them between the two commits, so
-    # that a drift of the machine during the run falls on both (README: "Benchmarks across
-    # commits"). With 4 × (4 to 10) samples per commit, asv's test of a change (Mann-Whitney U
-    # at p < 0.002, and a ratio beyond --factor) has the samples to see a 10 % slowdown at
-    # 2**18 elements and above on a busy 2-core machine.
-    repeat = (4, 10, 10.0)
+    # Tuned for `asv continuous --interleave-rounds --factor 1.05` to flag a 10 % slowdown at
+    # 2**18 elements and above (README: "Benchmarks across commits"). asv flags a change when
+    # the two commits' medians differ by --factor and a Mann-Whitney U test on their samples
+    # gives p < 0.002 (asv._stats.is_different). With n samples per commit, p < 0.002 needs
+    # the shift to be about 3.2·sqrt(2/n) standard deviations of one sample for a detection
+    # half the time (Mann-Whitney's efficiency 3/π against the t-test): with 4 to 10 samples
+    # per round of 10 ms and 4 rounds (16 to 40 per commit), a 10 % change stood out only
+    # where a sample's standard deviation stayed under 9 to 14 % of its mean, which a busy
+    # 2-core machine rarely gives. So: at least 10 samples per round (repeat's minimum; at
+    # most 20, or 20 s of them), 40 to 80 per commit, up to 14 to 20 %;
+    # and 20 ms per sample (asv picks the calls per sample, `number`, to fill it), twice asv's
+    # default, so that a burst of a neighbour's work (a few ms) is averaged over more calls.
+    # Warm-up 0.2 s (allocator and torch's thread pool; JAX compiles in setup). Four rounds,
+    # each in a process of its own, alternated between the two commits by --interleave-rounds
+    # so that a drift of the machine falls on both. A full run costs about twice asv's
+    # defaults; --quick ignores all of this (one call per benchmark).
+    repeat = (10, 20, 20.0)
+    sample_time = 0.02
     warmup_time = 0.2
     rounds = 4
     # At the default sweep's largest size a reference call takes 0.3 to 1.3 s (2 cores, 2**24

@@ -8,6 +8,8 @@ scripts and fetches, a second wall behind the escaping of every document string
     machine      one table per distinct machine, each run's settings and STREAM bandwidth
     throughput   GB/s (memory-bound) or GFLOP/s (compute-bound) against size, per kernel and device
     bandwidth    fraction of its STREAM roof per implementation at the largest size
+    ratios       each implementation's ratio to the bench's baseline, its 95 % interval as an
+                 error bar, per kernel and device (interleaved runs only)
     batch-size   mlp_step: time per update and per epoch against batch size
     results      one table per kernel: median, IQR, throughput, speed-ups, status
     conformance  the verdicts of a check document and its failures, or, given several, a
@@ -58,9 +60,11 @@ from nnconform.reports.svg import (
     PALETTE,
     Axis,
     Bar,
+    Interval,
     Reference,
     Series,
     bar_chart,
+    interval_chart,
     line_chart,
 )
 
@@ -70,6 +74,7 @@ SECTIONS = {  # id: heading, in page order
     "machine": "Machine and bandwidth",
     "throughput": "Throughput against size",
     "bandwidth": "Fraction of STREAM bandwidth",
+    "ratios": "Ratios to the baseline",
     "batch-size": "Batch size: time per update and per epoch",
     "results": "Results",
     "conformance": "Conformance",
@@ -141,6 +146,7 @@ svg.plot polyline.line { fill: none; stroke-width: 2; }
 svg.plot .legend line { stroke-width: 2; }
 svg.plot .reference line { stroke: #444; stroke-width: 1.3; stroke-dasharray: 6 4; }
 svg.plot .reference text { fill: #444; font-style: italic; }
+svg.plot line.error-bar { stroke-width: 1.6; }
 svg.plot .bar-value, svg.plot .reference text { paint-order: stroke; stroke: #fff;
                                                 stroke-width: 3px; }
 """)
@@ -610,6 +616,67 @@ def _bandwidth(runs: Sequence[Run], styles: Styles) -> Markup | None:
     )
 
 
+def _has_interval(r: dict[str, Any]) -> bool:
+    interval = r.get("ratio_ci")
+    return (
+        r["implementation"] != r.get("baseline")
+        and _finite(r.get("ratio"))
+        and isinstance(interval, list | tuple)
+        and len(interval) == 2
+        and all(_finite(v) and v > 0 for v in interval)
+    )
+
+
+def _ratio_figure(kernel: str, device: str, rows: list[dict[str, Any]], styles: Styles) -> Markup:
+    rows = sorted(rows, key=lambda r: (r["size"], styles.index.get(r["implementation"], 0)))
+    label = rows[0].get("size_label") or "elements"
+    entries = []
+    for r in rows:
+        low, high = (number(v) for v in r["ratio_ci"])
+        ratio = min(max(r["ratio"], low), high)  # inside its interval (it is, from the bench)
+        text = ratio_text(r) + (", noisy" if _noisy(r) else "")
+        name = f"{units.size(r['size'])} {r['implementation']}"
+        entries.append(
+            Interval(name, ratio, low, high, text, styles.colour(r["implementation"]), _noisy(r))
+        )
+    return figure(
+        interval_chart(
+            entries,
+            title=f"{kernel} on {device}, vs {rows[0]['baseline']} ({label})",
+            axis=Axis("time / the baseline's (above 1: slower)", 10, units.plain),
+            references=[Reference(1.0, "same")],
+        )
+    )
+
+
+def _ratios(runs: Sequence[Run], styles: Styles) -> Markup | None:
+    parts = []
+    for run in runs:
+        rows = [r for r in run.ok if _has_interval(r)]
+        plots = [
+            _ratio_figure(kernel, device, group, styles)
+            for (kernel, device), group in _grouped(rows, "kernel", "device").items()
+        ]
+        if plots:
+            parts += [_run_heading(run, runs), element("div", *plots, class_="plots")]
+    if not parts:
+        return None
+    return _section(
+        "ratios",
+        element(
+            "p",
+            "Each implementation's time as a ratio to the baseline's, measured interleaved (a "
+            "sample of each in turn, in a random order per block), with its 95 % interval as "
+            "an error bar: the Hodges–Lehmann estimate and the exact interval of Wilcoxon's "
+            "signed-rank test on the per-block log ratios. An interval clear of 1 is a verdict, "
+            "slower or faster; one across 1 reads same. Log scale: 2× slower and 2× faster lie "
+            "equally far from 1. An open marker is noisy.",
+            class_="note",
+        ),
+        *parts,
+    )
+
+
 def _per_epoch(r: dict[str, Any]) -> float | None:
     if r.get("per_epoch_s") is not None:
         return r["per_epoch_s"]
@@ -927,6 +994,7 @@ def build_report(
         "machine": _machine(runs, machines) if machines else None,
         "throughput": _throughput(runs, styles),
         "bandwidth": _bandwidth(runs, styles),
+        "ratios": _ratios(runs, styles),
         "batch-size": _batch_size(runs, styles),
         "results": _results(runs),
         "conformance": _conformance(every_check, check_anchors) if every_check else None,

@@ -123,6 +123,7 @@ SETTING_FIELDS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "warmup": ("warm-up calls", _count),
     "repeats": ("timed samples", _count),
     "min_sample_time": ("minimum time per sample", _of(units.seconds)),
+    "clock": ("clock of the samples (wall: elapsed; cpu: the process's CPU time)", _flat),
     "threads": ("torch intra-op threads", _count),
     "seed": ("input seed", _flat),
     "stream_elements": ("STREAM elements per array", _of(lambda n: units.size(int(n)))),

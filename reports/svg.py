@@ -1,4 +1,5 @@
-"""Two small charts as inline SVG: markers (joined by lines) on log–log axes, and horizontal bars.
+"""Three small charts as inline SVG: markers (joined by lines) on log–log axes, horizontal bars,
+and intervals (a marker with its error bar per row, on a log axis, as ratios are read).
 
 No plotting library and no script: the report must open from a file with no network, and the
 charts are a few hundred elements each. Every chart is an ``<svg class="plot" role="img">``
@@ -21,7 +22,16 @@ from dataclasses import dataclass, field
 
 from nnconform.reports.markup import Markup, element
 
-__all__ = ["Axis", "Bar", "Reference", "Series", "bar_chart", "line_chart"]
+__all__ = [
+    "Axis",
+    "Bar",
+    "Interval",
+    "Reference",
+    "Series",
+    "bar_chart",
+    "interval_chart",
+    "line_chart",
+]
 
 # Okabe & Ito's colour-blind-safe palette (Color Universal Design, 2008), black last.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -68,6 +78,19 @@ class Bar:
     colour: str = PALETTE[0]
     hollow: bool = False  # an open bar: a noisy measurement, as an open marker is
     note: str = ""  # why the bar reads as it does (in its tooltip), e.g. above 100 % of a roof
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One row of an interval chart: an estimate and its interval, low <= value <= high."""
+
+    label: str
+    value: float
+    low: float
+    high: float
+    text: str  # written right of the interval
+    colour: str = PALETTE[0]
+    hollow: bool = False  # an open marker: a noisy measurement
 
 
 def _cut(text: str, limit: int) -> str:
@@ -357,4 +380,71 @@ def bar_chart(
             )
         )  # fmt: skip
     description = "; ".join(f"{b.label}: {b.text}" for b in bars)
+    return _frame(title, description, WIDTH, height, *parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Intervals
+
+
+def interval_chart(
+    rows: Sequence[Interval],
+    *,
+    title: str,
+    axis: Axis,
+    references: Sequence[Reference] = (),
+) -> Markup:
+    """One row per entry: its estimate as a marker and its interval as an error bar with end
+    caps, on a log axis (a ratio of 2 and one of 1/2 lie equally far from 1), labels on the
+    left and dashed vertical reference lines (a ratio of 1)."""
+    if not rows:
+        raise ValueError(f"interval_chart {title!r}: no rows")
+    values = [v for r in rows for v in (r.low, r.value, r.high)] + [r.value for r in references]
+    if min(values) <= 0:
+        raise ValueError(f"interval_chart {title!r}: log axes need positive values")
+    if any(not r.low <= r.value <= r.high for r in rows):
+        raise ValueError(f"interval_chart {title!r}: every row needs low <= value <= high")
+    room = min(max(110, 6 * max(len(r.text) for r in rows) + 12), 220)
+    left, right, top = 184, WIDTH - room, TOP + 14
+    bottom = top + ROW * len(rows)
+    height = bottom + BOTTOM
+    sx = _Scale(*_log_domain(values, axis.base), left, right)
+
+    parts = []
+    for t in _log_ticks(sx.lo, sx.hi, axis.base):
+        parts.append(_line(sx(t), top, sx(t), bottom, class_="gridline"))
+        parts.append(
+            _text(axis.tick_format(t), sx(t), bottom + 15, class_="tick", text_anchor="middle")
+        )
+    parts.append(
+        _text(axis.label, (left + right) / 2, height - 8, class_="axis-label", text_anchor="middle")
+    )
+    for r in references:
+        parts.append(
+            element(
+                "g",
+                element("title", r.label),
+                _line(sx(r.value), top, sx(r.value), bottom),
+                _text(r.label, sx(r.value), top - 6, text_anchor="middle"),
+                class_="reference",
+            )
+        )
+    for i, r in enumerate(rows):
+        y = top + ROW * i + ROW / 2
+        x_low, x_high = sx(r.low), sx(r.high)
+        parts.append(
+            element(
+                "g",
+                element("title", f"{r.label}: {r.text}"),
+                _text(_cut(r.label, BAR_LABEL_CHARS), left - 8, y + 4, class_="bar-label",
+                      text_anchor="end"),
+                _line(x_low, y, x_high, y, stroke=r.colour, class_="error-bar"),
+                _line(x_low, y - 5, x_low, y + 5, stroke=r.colour, class_="error-bar"),
+                _line(x_high, y - 5, x_high, y + 5, stroke=r.colour, class_="error-bar"),
+                _marker("circle", sx(r.value), y, r.colour, r.hollow),
+                _text(r.text, max(x_high, sx(r.value)) + 8, y + 4, class_="bar-value"),
+                class_="interval",
+            )
+        )  # fmt: skip
+    description = f"{axis.label}, log scale; " + "; ".join(f"{r.label}: {r.text}" for r in rows)
     return _frame(title, description, WIDTH, height, *parts)

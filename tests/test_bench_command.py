@@ -213,6 +213,23 @@ def test_an_implementation_asked_for_but_unsupported_is_recorded_with_its_reason
     assert foreach["status"] == "ok" and foreach["ratio"] == 1.0  # the baseline, first target
 
 
+def test_clock_cpu_times_the_samples_on_the_cpu_clock(tmp_path, monkeypatch):
+    ticks = iter(range(10**6))  # a fake CPU clock: one second more at every reading
+    monkeypatch.setitem(bench.CLOCKS, "cpu", lambda: float(next(ticks)))
+    out = tmp_path / "bench.json"
+    status = main(["bench", "--target", "benchmarks.planted:same", "--target",
+                   "benchmarks.planted:twin", "--kernel", "adam", "--size", "1024", *FAST,
+                   "--stream-elements", "0", "--clock", "cpu", "--quiet",
+                   "--json", str(out)])  # fmt: skip
+    assert status == 0, out
+    document = load(out)
+    assert document["settings"]["clock"] == "cpu"
+    rows = by(document, kernel="adam")
+    assert len(rows) == 2
+    # every sample read the fake clock twice, one call each: exactly 1 s per call
+    assert all(r["status"] == "ok" and r["median_s"] == 1.0 for r in rows), rows
+
+
 def test_the_mlp_step_reports_time_per_epoch(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "bench.json"
@@ -279,6 +296,7 @@ def test_a_target_that_raises_is_an_error_and_the_run_goes_on(tmp_path, monkeypa
         (["--kernel", "adam", "--batch", "64"], "--batch sets the batch of batch_norm_2d"),
         (["--device", "tpu"], "unknown device 'tpu': use cpu or cuda"),
         (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (["--clock", "cpu", "--device", "cuda"], "--clock cpu times the host's work only"),
         (
             ["--target", "reference", "--baseline", "torch"],
             "--baseline 'torch' is not one of the targets: reference",

@@ -233,6 +233,7 @@ def with_roofs(document: dict) -> dict:
                 verdict = "slower" if low > 1 else "faster" if high < 1 else "same"
                 r.update(ratio=ratio, ratio_ci=[low, high], verdict=verdict)
     document["settings"] |= {
+        "clock": "wall",
         "baseline": "reference",
         "targets": {"reference": "reference", "torch": "torch"},
         "interleaved": True,
@@ -1153,6 +1154,48 @@ def test_the_ratio_to_the_baseline_comes_with_its_interval_and_verdict():
     assert "size: N, the examples of one SGD step" in meanings
 
 
+def test_the_ratios_are_plotted_with_their_intervals_as_error_bars():
+    document = with_roofs(bench_document())
+    dom = parse(build_report(bench=[document]))
+    ids = [s.attrs["id"] for s in dom.all("section")]
+    assert ids.index("bandwidth") < ids.index("ratios") < ids.index("results")
+    charts = {title_of(p): p for p in plots(section(dom, "ratios"))}
+    compared = {
+        (r["kernel"], r["device"])
+        for r in document["results"]
+        if r.get("ratio_ci") and r["implementation"] != "reference"
+    }
+    assert len(charts) == len(compared)
+    (adam,) = [p for t, p in charts.items() if t.startswith("adam on cpu")]
+    rows = adam.all("g", "interval")
+    expected = [
+        r
+        for r in document["results"]
+        if (r["kernel"], r["device"]) == ("adam", "cpu")
+        and r.get("ratio_ci")
+        and r["implementation"] != "reference"
+    ]
+    assert len(rows) == len(expected)  # the baseline has no row of its own
+    row = _largest(document, "adam", "torch-fused")
+    low, high = row["ratio_ci"]
+    label = f"{units.size(row['size'])} torch-fused"
+    (fused,) = [g for g in rows if g.all("title")[0].content().startswith(label + ":")]
+    assert f"faster [{units.plain(low)}, {units.plain(high)}]" in fused.content()
+    bar, cap_low, cap_high = fused.all("line", "error-bar")
+    x = {name: float(bar.attrs[name]) for name in ("x1", "x2")}
+    assert x["x1"] < x["x2"]  # an interval of width > 0 on the page
+    assert float(cap_low.attrs["x1"]) == x["x1"] and float(cap_high.attrs["x1"]) == x["x2"]
+    (marker,) = fused.all("circle")
+    assert x["x1"] <= float(marker.attrs["cx"]) <= x["x2"]
+    # ratio 1 ("same") is drawn, and a faster ratio lies left of it on the log axis
+    (same,) = adam.all("g", "reference")
+    assert float(same.all("line")[0].attrs["x1"]) > x["x2"]
+
+
+def test_a_bench_document_without_intervals_has_no_ratio_plot(dom):
+    assert "ratios" not in [s.attrs["id"] for s in dom.all("section")]
+
+
 def test_the_settings_of_an_interleaved_run_are_named_with_units():
     machine = section(parse(build_report(bench=[with_roofs(bench_document())])), "machine")
     (settings,) = machine.all("table", "settings")
@@ -1162,6 +1205,7 @@ def test_the_settings_of_an_interleaved_run_are_named_with_units():
     }
     assert values["baseline of the ratios"] == "reference"
     assert values["implementations timed interleaved"] == "yes"
+    assert values["clock of the samples (wall: elapsed; cpu: the process's CPU time)"] == "wall"
     assert values["confidence of the intervals"] == "95.0 %"
     assert values["peak memory of the plan"] == (
         "203 MiB estimated (mlp_step at batch size 10000 on cpu (reference, torch)), "
@@ -1311,8 +1355,8 @@ def test_documents_from_several_machines_and_devices_merge_into_one_page(matrix_
         "check of jax 0.4.38 on cuda",
     ]
     ids = [s.attrs["id"] for s in matrix_dom.all("section")]
-    assert ids == ["machine", "throughput", "bandwidth", "batch-size", "results", "conformance",
-                   "micro"]  # fmt: skip
+    assert ids == ["machine", "throughput", "bandwidth", "ratios", "batch-size", "results",
+                   "conformance", "micro"]  # fmt: skip
 
 
 def test_one_check_document_keeps_its_own_page():

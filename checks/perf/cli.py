@@ -3,7 +3,8 @@
     nnconform bench [--target NAME ...] [--baseline NAME] [--kernel NAME ...]
                     [--device cpu|cuda ...] [--size N ...] [--batch N ...] [--threads N]
                     [--warmup N] [--repeats N] [--min-sample-time S] [--seed N]
-                    [--stream-elements N] [--json PATH] [--html PATH] [--quiet]
+                    [--stream-elements N] [--clock wall|cpu] [--json PATH] [--html PATH]
+                    [--quiet]
 
 For each device: STREAM once (copy, triad and update: the bandwidth roofs), then for every
 kernel and size, all its implementations prepared together (``registry.prepare``) and timed
@@ -44,6 +45,7 @@ import gc
 import math
 import re
 import sys
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +66,12 @@ from nnconform.checks.perf.ratios import CONFIDENCE, MIN_BLOCKS, compare
 __all__ = ["SCHEMA", "add_command", "parse_size", "run"]
 
 SCHEMA = "nnconform-bench/1"
+# --clock: a sample's seconds. "cpu" is this process's CPU time, all threads summed: on a
+# machine with more runnable processes than cores, the wall time of a sample includes whole
+# scheduler slices spent waiting for a core (on 2 cores at load 16 to 22 its IQR reached 100
+# to 180 % of the median), which CPU time leaves out; a kernel's own stalls on memory still
+# count, so a neighbour that loads the memory bus still shows.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 class UsageError(Exception):
@@ -383,7 +391,7 @@ def _measure_group(group: list[dict], args: argparse.Namespace, rng) -> None:
     try:
         outcome = measure_interleaved(
             prepared, warmup=args.warmup, repeats=args.repeats,
-            min_sample_time=args.min_sample_time, rng=rng,
+            min_sample_time=args.min_sample_time, rng=rng, clock=CLOCKS[args.clock],
         )  # fmt: skip
     finally:
         prepared = None
@@ -571,7 +579,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         help="time kernels of several targets side by side",
         description="Time kernels (optimiser steps, normalisation, losses, activations, "
         "dropout, conv2d, an MLP step) of several implementations side by side, interleaved, "
-        "as ratios to a baseline with 95%% intervals, against the machine's STREAM bandwidth. "
+        "as ratios to a baseline with 95% intervals, against the machine's STREAM bandwidth. "
         "Exit 0 when every measurement ran or was unsupported, 1 when one raised, 2 on a usage "
         "error.",
     )
@@ -639,6 +647,15 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         help="seconds one sample lasts at least; calls per sample double until it does "
         "(default 0.01)",
     )
+    add(
+        "--clock",
+        default="wall",
+        choices=sorted(CLOCKS),
+        help="what a sample measures: wall, elapsed time (default); cpu, this process's CPU "
+        "time (time.process_time), which leaves out the time spent waiting for a core on an "
+        "oversubscribed machine; all threads' CPU time is summed, so compare single-threaded "
+        "implementations with it (or --threads 1), and not on cuda",
+    )
     add("--seed", default="0", metavar="N", help="seed of the inputs and of the block orders")
     add(
         "--stream-elements",
@@ -664,6 +681,11 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
         if problem := unwritable(option, path):
             raise UsageError(problem)
     args.devices = _devices(args.device)
+    if args.clock == "cpu" and any(d != "cpu" for d in args.devices):
+        raise UsageError(
+            "--clock cpu times the host's work only: a GPU's time is not CPU time of this "
+            "process; use --clock wall with --device cuda"
+        )
     args.kernels = _kernels(args.kernel)
     args.targets, args.chosen = _targets(args.target)
     args.baseline = _baseline(args.baseline, args.targets)
@@ -751,6 +773,7 @@ def run(args: argparse.Namespace) -> int:
             "warmup": args.warmup,
             "repeats": args.repeats,
             "min_sample_time": args.min_sample_time,
+            "clock": args.clock,
             "threads": threads,
             "seed": args.seed,
             "stream_elements": args.stream_elements,
