@@ -282,6 +282,10 @@ def _prepare(workdir: Path) -> None:
     for name, text in PREPARED.items():
         (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / name).write_text(text, encoding="utf-8")
+    # the two-versions step's second checkout (actions/checkout, path: main-checkout): here the
+    # same adapter, which the bench loads beside the working tree's under another name
+    shutil.copytree(workdir / "my_package", workdir / "main-checkout" / "my_package")
+    shutil.copy2(workdir / "my_kernels.py", workdir / "main-checkout" / "my_kernels.py")
 
 
 def _environment(workdir: Path) -> dict[str, str]:
