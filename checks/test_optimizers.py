@@ -240,11 +240,12 @@ def test_momentum_zero_equals_sgd(target, seed, shape, steps):
 @given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        lr=st.sampled_from([1e-3, 1e-2, 0.1]))  # fmt: skip
 def test_adam_first_step_is_lr_times_the_sign_of_the_gradient(target, seed, shape, lr):
-    # ŝ₁ = g and r̂₁ = g²: θ₁ = θ₀ − ε g/(|g| + δ). With |g| ≥ 1e-2 and δ = 1e-14 the step is
-    # ε·sign(g) to 1e-12 relative, inside the float64 tolerance (1e-10).
+    # ŝ₁ = g and r̂₁ = g²: θ₁ = θ₀ − ε g/(|g| + δ). With |g| ≥ 1e-2 and δ = 1e-16 the step is
+    # ε·sign(g) to 1e-14 relative, inside the float64 tolerance (1e-10 relative, 1e-12
+    # absolute), also in the efficient form, whose δ acts as δ/√(1 − β₂) ≈ 32δ at t = 1.
     rng, theta0 = _setup(seed, shape)
     g = rng.choice([-1.0, 1.0], shape) * 10.0 ** rng.uniform(-2, 2, shape)
-    hyper = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-14, "weight_decay": 0.0}
+    hyper = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-16, "weight_decay": 0.0}
     state, _ = call(target, "adam_init", theta0.copy())
     out, c = call(target, "adam_step", theta0.copy(), g, state, lr=lr, **hyper)
     theta1, _ = unpack(out, c, shape, "adam")
@@ -256,11 +257,11 @@ def test_adam_first_step_is_lr_times_the_sign_of_the_gradient(target, seed, shap
 @given(seed=SEEDS, shape=shapes(max_dims=2, max_side=4),
        power=st.integers(-6, 6).filter(bool))  # fmt: skip
 def test_adam_is_invariant_to_scaling_the_gradients(target, seed, shape, power):
-    # a power of two scales s, r and √r exactly, so only δ (1e-14, against |g| ≥ 1e-2·2⁻⁶)
-    # can tell the two runs apart: by less than 1e-10 relative
+    # a power of two scales s, r and √r exactly, so only δ (1e-16, or 32 times that in the
+    # efficient form, against |g| ≥ 1e-2·2⁻⁶) can tell the two runs apart: by less than 1e-12
     rng, theta0 = _setup(seed, shape)
     gs = [rng.choice([-1.0, 1.0], shape) * 10.0 ** rng.uniform(-2, 1, shape) for _ in range(5)]
-    hyper = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-14, "weight_decay": 0.0}
+    hyper = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-16, "weight_decay": 0.0}
     lrs = [0.01] * 5
     path, _ = run(target, "adam", theta0, lambda k, at: gs[k], lrs, hyper, lookahead=False)
     scaled, calls = run(target, "adam", theta0, lambda k, at: 2.0**power * gs[k], lrs, hyper,
