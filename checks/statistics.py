@@ -47,6 +47,8 @@ __all__ = [
     "bounded_mean_tolerance",
     "chi2_mean_tolerance",
     "hypergeometric_overlap",
+    "ks_midpoints",
+    "ks_tolerance",
     "mask_agreement",
     "mcdiarmid_deviation",
     "multiset_overlap",
@@ -88,6 +90,20 @@ def bounded_mean_tolerance(n: int, width: float, alpha: float = ALPHA) -> Tolera
     ``width``, lies within ``atol`` of its expectation with probability at least 1 − alpha:
     P(|mean − E| ≥ t) ≤ 2 exp(−2 n t² / width²)."""
     return Tolerance(rtol=0.0, atol=width * math.sqrt(math.log(2 / alpha) / (2 * n)))
+
+
+def ks_midpoints(n: int) -> np.ndarray:
+    """(i − ½)/n, i = 1…n: the midpoints of the empirical CDF's jumps at the sorted draws."""
+    return (np.arange(1, n + 1) - 0.5) / n
+
+
+def ks_tolerance(n: int, alpha: float = ALPHA) -> Tolerance:
+    """The one-sample Kolmogorov–Smirnov test as a tolerance: for n sorted draws x_(i) of a
+    continuous F, D_n = max_i max(i/n − F(x_(i)), F(x_(i)) − (i − 1)/n) = max_i |F(x_(i)) −
+    (i − ½)/n| + 1/(2n), so ``max |F(x_(i)) − ks_midpoints(n)| ≤ atol`` is D_n ≤ d with
+    P(D_n > d) = ``alpha`` under F: d is the exact quantile of D_n (``scipy.stats.kstwo``,
+    what ``scipy.stats.kstest`` uses). False alarm exactly ``alpha``, whatever F is."""
+    return Tolerance(rtol=0.0, atol=float(stats.kstwo.isf(alpha, n)) - 0.5 / n)
 
 
 def mcdiarmid_deviation(draws: int, alpha: float = ALPHA, change: float = 1.0) -> float:
