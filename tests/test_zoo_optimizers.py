@@ -66,3 +66,15 @@ def test_a_library_convention_is_a_named_variant(target, expected):
     assert document["returncode"] == 0, document["output"][-3000:]
     (row,) = [r for r in document["summary"] if r["algorithm"] == algorithm]
     assert row["verdict"] == "variant" and variant in row["variants"], row
+
+
+def test_a_float32_only_target_gets_no_dtype_false_alarm():
+    # the reference computing in float32, declaring dtypes ("float32",): the float64-only
+    # checks (trajectories, schedules, finite differences) are unsupported with the reason,
+    # the checks that run per dtype pass in float32, nothing fails on dtype
+    document = run_checks("tests.zoo.optimizers:float32_only", k="adam or warmup or weight_norm")
+    assert document["returncode"] == 0, document["output"][-3000:]
+    statuses = {r["status"] for r in document["records"]}
+    reasons = [r["message"] for r in document["records"] if r["status"] == "unsupported"]
+    assert "pass" in statuses and reasons, statuses
+    assert all("target declares no float64" in reason for reason in reasons), reasons

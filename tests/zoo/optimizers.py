@@ -1,6 +1,8 @@
 """Planted bugs in optimisers, solvers and schedules: the reference with one realistic mistake
 each."""
 
+from dataclasses import replace
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
@@ -262,3 +264,37 @@ warmup_from_zero_by_default = planted(
     "warm-up counted from zero (optax, Keras)",
     warmup=_default(ref_schedules.warmup, counting="from_zero"),
 )
+
+
+# --- a float32-only library: the reference computing in float32, declaring only float32 ---
+
+
+def _to_float32(value):
+    """Floating arrays (also inside tuples and NamedTuples) as float32; the rest as they are."""
+    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+        return value.astype(np.float32)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_to_float32(v) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(_to_float32(v) for v in value)
+    return value
+
+
+def _in_float32(function):
+    def library(*args, **kwargs):
+        args, kwargs = _to_float32(args), {k: _to_float32(v) for k, v in kwargs.items()}
+        return _to_float32(function(*args, **kwargs))
+
+    return library
+
+
+def _float32_only():
+    base = planted("the reference in float32 only")
+    namespace = {
+        name: _in_float32(f) if callable(f) and not isinstance(f, type) else f
+        for name, f in vars(base.namespace).items()
+    }
+    return replace(base, namespace=SimpleNamespace(**namespace), dtypes=("float32",))
+
+
+float32_only = _float32_only()
