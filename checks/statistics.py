@@ -100,10 +100,12 @@ def ks_midpoints(n: int) -> np.ndarray:
 def ks_tolerance(n: int, alpha: float = ALPHA) -> Tolerance:
     """The one-sample Kolmogorov–Smirnov test as a tolerance: for n sorted draws x_(i) of a
     continuous F, D_n = max_i max(i/n − F(x_(i)), F(x_(i)) − (i − 1)/n) = max_i |F(x_(i)) −
-    (i − ½)/n| + 1/(2n), so ``max |F(x_(i)) − ks_midpoints(n)| ≤ atol`` is D_n ≤ d with
-    P(D_n > d) = ``alpha`` under F: d is the exact quantile of D_n (``scipy.stats.kstwo``,
-    what ``scipy.stats.kstest`` uses). False alarm exactly ``alpha``, whatever F is."""
-    return Tolerance(rtol=0.0, atol=float(stats.kstwo.isf(alpha, n)) - 0.5 / n)
+    (i − ½)/n| + 1/(2n), so ``max |F(x_(i)) − ks_midpoints(n)| ≤ atol`` is D_n ≤ d. d is
+    from the Dvoretzky–Kiefer–Wolfowitz inequality with Massart's constant (Ann. Probab.
+    1990), P(D_n > d) ≤ 2·exp(−2nd²) for every n and continuous F: false alarm ≤ ``alpha``.
+    At n ≥ 1e4 it is within 0.1% of the exact quantile (``scipy.stats.kstwo.isf``, what
+    ``scipy.stats.kstest`` uses), which takes seconds to compute at n = 1.5e5."""
+    return Tolerance(rtol=0.0, atol=math.sqrt(math.log(2.0 / alpha) / (2.0 * n)) - 0.5 / n)
 
 
 def mcdiarmid_deviation(draws: int, alpha: float = ALPHA, change: float = 1.0) -> float:

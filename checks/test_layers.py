@@ -501,7 +501,7 @@ def _ks_what(function: str, n: int) -> str:
 #    0.02 here; power against a variance off by a factor 2 (a swapped fan_in/fan_out for He,
 #    a dropped factor 2): > 0.999 9;
 # 3. the distribution: a one-sample Kolmogorov–Smirnov test of w/σ against the documented
-#    CDF (exact ``scipy.stats.kstwo`` quantile at 1e-7: D_n ≤ 0.0075 at n = 151 250). The
+#    CDF (the DKW–Massart bound at 1e-7, ``ks_tolerance``: D_n ≤ 0.0075 at n = 151 250). The
 #    normal and the uniform of one variance are 0.058 apart (sup |Φ − U|); Keras's
 #    ``glorot_normal``/``he_normal`` truncated normal (cut at ±2 of its own scale, rescaled to
 #    the variance) is 0.0167 from the normal, more than twice the bound, with the statistic's
