@@ -33,6 +33,7 @@ __all__ = [
     "call",
     "fail",
     "guarded",
+    "requires_float64",
     "unsupported",
 ]
 
@@ -212,6 +213,18 @@ def unsupported(reason: str, *, example: bool = True) -> None:
     hypothesis.reject()
 
 
+def requires_float64(target: Target) -> None:
+    """A check that compares in float64 (finite differences, trajectories, identities exact to
+    float64 rounding) is *unsupported* for a target whose declared dtypes lack float64: it says
+    nothing about a float32-only library, which must not fail it on dtype."""
+    if "float64" not in target.dtypes:
+        unsupported(
+            f"target declares no float64 ({target.name!r}: {', '.join(target.dtypes)}); this "
+            "check compares in float64",
+            example=False,
+        )
+
+
 def _on_timeout(signum, frame):
     raise CheckTimeoutError
 
@@ -324,6 +337,8 @@ def _errors(out: np.ndarray, expected: np.ndarray, tol: Tolerance) -> tuple[np.n
 def _check_array(out: Any, expected: np.ndarray, what: str, dtype, call: Call | None):
     if isinstance(out, tuple | list) or (not hasattr(out, "shape") and not np.isscalar(out)):
         fail(f"{what}: out={out!r} is not an array", call)
+    if call is not None and dtype is not None and np.dtype(dtype) == np.float64:
+        requires_float64(call.target)
     out = np.asarray(out)
     if out.shape != expected.shape:
         fail(f"{what}: out has shape {out.shape}, but should have shape {expected.shape}", call)

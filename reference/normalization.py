@@ -221,6 +221,11 @@ def batch_norm(
     Warning: PyTorch's ``momentum`` is 1 − p (default 0.1, i.e. p = 0.9), and PyTorch
     updates the running variance with the unbiased estimator while normalising with the
     biased one; Keras's ``momentum`` is p (default 0.99).
+    Defect, not a variant: a one-pass variance σ² = E[x²] − E[x]² (flax ``BatchNorm``'s
+    default ``use_fast_variance=True``; Keras ``BatchNormalization``) cancels: its relative
+    error is about u·(μ/σ)², 6% in float32 when the mean is 1e3 times the spread, and on a
+    constant channel it can round below −ε and give NaN. σ² is E[(x − μ)²] here, the formula
+    of the sources; the checks fail the one-pass form and name it.
     """
     x = _activations(x)
     channels = x.shape[1]
@@ -393,6 +398,10 @@ def weight_norm(v, g) -> np.ndarray:
     ‖w‖ = |g| whatever v is.
 
     Warning: PyTorch stores g (``weight_g`` / ``original0``) with shape (out, 1, …); squeeze it.
+    Warning: flax's ``WeightNorm`` computes v·rsqrt(‖v‖² + ε) with ε = 1e-12
+    (flax/linen/normalization.py, ``_l2_normalize``): a guard against 0/0, not another
+    formula. It moves w by ε/(2‖v‖²) relative, below float64 rounding tolerance for ‖v‖² ≥
+    5e-3; the checks allow a guard up to 1e-12 in their tolerance rather than name a variant.
     """
     v, g, norm, g_on_v = _weight_norm_inputs(v, g)
     return g_on_v * v / norm

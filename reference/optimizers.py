@@ -261,8 +261,14 @@ def adagrad_step(
 ) -> tuple[np.ndarray, AdagradState]:
     """AdaGrad: a per-coordinate step shrunk by the gradients seen so far.
 
-        root_sum  r ← r + g⊙g;   θ ← θ − ε/(δ + √r) ⊙ g                (Alg 8.4, δ = 1e-7)
-        lee       σ_t = √(r/t);  θ ← θ − ε/(δ + σ_t) ⊙ g               (seed 002)
+        root_sum    r ← r + g⊙g;   θ ← θ − ε/(δ + √r) ⊙ g              (Alg 8.4, δ = 1e-7)
+        lee         σ_t = √(r/t);  θ ← θ − ε/(δ + σ_t) ⊙ g             (seed 002)
+        eps_inside  r ← r + g⊙g;   θ ← θ − ε/√(r + δ) ⊙ g              (optax, Keras)
+
+    eps_inside is optax's ``adagrad`` (``scale_by_rss``: ``rsqrt(sum_of_squares + eps)``) and
+    Keras's ``Adagrad`` (``g / sqrt(accumulator + epsilon)``): a variant, not a defect, since
+    δ only guards the division and both forms are AdaGrad for any δ → 0; they differ by
+    about δ/√r relative where r is small.
 
     Seed 002 (Hung-yi Lee) writes σ_i^t = sqrt(1/(t+1) Σ_{k=0}^{t} (g_i^k)²) with t counted
     from 0, i.e. the root *mean* square of the t + 1 gradients seen so far, the current one
@@ -272,12 +278,15 @@ def adagrad_step(
     ε√t: Lee pairs it with the decay η_t = η/√(t+1), which gives back Alg 8.4.
 
     Warning: PyTorch Adagrad is root_sum with δ outside the root (default eps=1e-10);
-    Keras starts r at 0.1 (``initial_accumulator_value``).
+    Keras and optax start r at 0.1 (``initial_accumulator_value``), a hyper-parameter an
+    adapter sets to the reference's 0.
     """
     theta, g = _arrays(theta, g, state, AdagradState)
     lr, eps = positive("lr", lr), positive("eps", eps)
-    variant = choice("variant", variant, ("root_sum", "lee"))
+    variant = choice("variant", variant, ("root_sum", "lee", "eps_inside"))
     t, r = state.t + 1, state.r + g * g
+    if variant == "eps_inside":
+        return theta - lr / np.sqrt(r + eps) * g, AdagradState(t, r)
     sigma = np.sqrt(r) if variant == "root_sum" else np.sqrt(r / t)
     return theta - lr / (eps + sigma) * g, AdagradState(t, r)
 
@@ -371,6 +380,7 @@ def adam_step(
     eps: float = 1e-8,
     weight_decay: float = 0.0,
     weight_decay_mode: str = "l2",
+    form: str = "algorithm_1",
 ) -> tuple[np.ndarray, AdamState]:
     """Adam   (Alg 8.7; Kingma & Ba 2015, Algorithm 1; seeds 002, 003, 004):
 
@@ -384,16 +394,23 @@ def adam_step(
         l2         g ← g + wd·θ before the moments (PyTorch ``Adam(weight_decay=wd)``)
         decoupled  θ ← θ − ε·wd·θ, then the Adam update (AdamW; Loshchilov & Hutter 2019)
 
+    Form (where δ sits against the bias correction):
+        algorithm_1  the update above (Kingma & Ba, Algorithm 1; PyTorch, optax)
+        efficient    ε_t = ε√(1 − β₂ᵗ)/(1 − β₁ᵗ);  θ ← θ − ε_t s/(√r + δ)   (Kingma & Ba §2,
+                     "the efficiency of Algorithm 1 can ... be improved upon by changing the
+                     order of computation"; Keras 3 ``Adam``, TensorFlow 1 ``AdamOptimizer``)
+    efficient is algorithm_1 with δ replaced by δ/√(1 − β₂ᵗ): a variant, not a defect (the
+    paper gives both; they agree as δ → 0), which differs early on (√(1 − β₂) ≈ 0.03 at
+    t = 1) and for small gradients, where δ is not negligible against √r̂.
+
     Warning: PyTorch AdamW scales the decay by the learning rate, θ(1 − ε·wd); Loshchilov &
     Hutter multiply it by the schedule η_t only, and optax's ``adamw`` by the learning rate.
-    Warning: Kingma & Ba's "efficient" form ε_t = ε√(1 − β₂ᵗ)/(1 − β₁ᵗ), θ ← θ − ε_t s/(√r + δ̂)
-    puts δ outside the bias correction (TensorFlow 1 does this); PyTorch and optax follow the
-    form above.
     """
     theta, g = _arrays(theta, g, state, AdamState)
     lr, beta1, beta2 = positive("lr", lr), _decay("beta1", beta1), _decay("beta2", beta2)
     eps, wd = positive("eps", eps), nonnegative("weight_decay", weight_decay)
     mode = choice("weight_decay_mode", weight_decay_mode, ("l2", "decoupled"))
+    form = choice("form", form, ("algorithm_1", "efficient"))
     if mode == "l2":
         g = g + wd * theta
     else:
@@ -401,6 +418,9 @@ def adam_step(
     t = state.t + 1
     s = beta1 * state.s + (1.0 - beta1) * g
     r = beta2 * state.r + (1.0 - beta2) * g * g
+    if form == "efficient":
+        lr_t = lr * np.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
+        return theta - lr_t * s / (np.sqrt(r) + eps), AdamState(t, s, r)
     s_hat, r_hat = s / (1.0 - beta1**t), r / (1.0 - beta2**t)
     return theta - lr * s_hat / (np.sqrt(r_hat) + eps), AdamState(t, s, r)
 

@@ -93,16 +93,30 @@ def warmup(
     warmup: int,
     then: str = "inverse_sqrt",
     total: int | None = None,
+    counting: str = "from_one",
 ) -> float | np.ndarray:
     """Linear warm-up to ``lr`` over ``warmup`` steps, then a decay   (seed 002; nanoGPT):
 
-        t ≤ warmup           lr·t/warmup
-        then inverse_sqrt    lr·√(warmup/t)
-             linear          lr·(total − t)/(total − warmup), 0 after ``total``
-             cosine          lr·(1 + cos(π(t − warmup)/(total − warmup)))/2, 0 after ``total``
+        s ≤ warmup           lr·s/warmup
+        then inverse_sqrt    lr·√(warmup/s)
+             linear          lr·(total − s)/(total − warmup), 0 after ``total``
+             cosine          lr·(1 + cos(π(s − warmup)/(total − warmup)))/2, 0 after ``total``
 
-    Every form is continuous, equal to lr at t = warmup. ``total`` (the last step) is needed
-    by linear and cosine only.
+    Every form is continuous, equal to lr at s = warmup. ``total`` is needed by linear and
+    cosine only. ``counting`` says which s the t-th step (t = 1, 2, …) uses:
+
+        from_one   s = t        the first step already gets lr/warmup (seed 002)
+        from_zero  s = t − 1    the first step gets the initial value, 0 (optax
+                                ``warmup_cosine_decay_schedule``/``linear_schedule``, evaluated
+                                at the optimiser's count, which starts at 0; Keras
+                                ``CosineDecay(warmup_steps=...)`` at ``optimizer.iterations``,
+                                0 on the first step, gives ``initial_learning_rate``)
+
+    from_zero is a variant, not a defect: it is the same schedule η(s), indexed by the number
+    of steps taken *before* the update rather than by the update's own number; optax and
+    Keras document η(0) = ``init_value`` / ``initial_learning_rate`` as the first value. The
+    two differ by one step everywhere (lr is reached at step warmup + 1, not warmup). With
+    ``init_value`` 0 (the reference has no other) the from_zero schedule's first step is 0.
 
     Warning: nanoGPT's ``get_lr`` counts from 0 and warms up as lr·(it + 1)/(warmup + 1), and
     decays to ``min_lr`` rather than 0.
@@ -111,22 +125,24 @@ def warmup(
     lr = positive("lr", lr)
     warmup = integer("warmup", warmup, minimum=1)
     then = choice("then", then, ("inverse_sqrt", "linear", "cosine"))
+    counting = choice("counting", counting, ("from_one", "from_zero"))
+    s = t if counting == "from_one" else t - 1.0
     if then != "inverse_sqrt" or total is not None:
         if total is None:
             raise ValueError(f"total must be given for then={then!r} (the step where lr is 0)")
         total = integer("total", total, minimum=warmup + 1)
     # 1. linear warm-up
-    rising = lr * t / warmup
-    # 2. the decay after it
+    rising = lr * s / warmup
+    # 2. the decay after it (s ≥ 1 where it is used: the warm-up covers s = 0)
     if then == "inverse_sqrt":
-        falling = lr * np.sqrt(warmup / t)
+        falling = lr * np.sqrt(warmup / np.maximum(s, 1.0))
     else:
-        progress = np.clip((t - warmup) / (total - warmup), 0.0, 1.0)  # 0 → 1
+        progress = np.clip((s - warmup) / (total - warmup), 0.0, 1.0)  # 0 → 1
         if then == "linear":
             falling = lr * (1.0 - progress)
         else:
             falling = lr * 0.5 * (1.0 + np.cos(np.pi * progress))
-    return _out(np.where(t <= warmup, rising, falling), scalar)
+    return _out(np.where(s <= warmup, rising, falling), scalar)
 
 
 def noam(t, *, d_model: int, warmup: int = 4000) -> float | np.ndarray:

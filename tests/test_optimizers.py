@@ -151,6 +151,14 @@ def test_adagrad_root_sum_by_hand():
     close(path("adagrad", scripted(1, 7, 5), lr=0.1), [t1, t2, t3])
 
 
+def test_adagrad_eps_inside_by_hand():
+    # optax / Keras: ε/√(r + δ)
+    t1 = 1 - 0.1 * 1 / np.sqrt(1 + DELTA)
+    t2 = t1 - 0.1 * 7 / np.sqrt(50 + DELTA)
+    t3 = t2 - 0.1 * 5 / np.sqrt(75 + DELTA)
+    close(path("adagrad", scripted(1, 7, 5), lr=0.1, variant="eps_inside"), [t1, t2, t3])
+
+
 def test_adagrad_lee_divides_by_the_root_mean_square():
     t1 = 1 - 0.1 * 1 / (DELTA + 1)  # ≈ 0.9
     t2 = t1 - 0.1 * 7 / (DELTA + 5)  # ≈ 0.76
@@ -217,6 +225,25 @@ def test_adam_by_hand():
     t2 = t1 - ADAM_STEPS[1]
     t3 = t2 - ADAM_STEPS[2]
     close(path("adam", scripted(1, 11, 5), **ADAM), [t1, t2, t3])
+
+
+def test_adam_efficient_form_by_hand():
+    # Kingma & Ba §2: ε_t = ε√(1 − β₂ᵗ)/(1 − β₁ᵗ), θ ← θ − ε_t s/(√r + δ), on the raw
+    # moments; δ = 0.5 makes the difference from Algorithm 1 (0.1/(1 + δ) at t = 1) plain.
+    # s, r after g = 1, 11: 0.5, 0.5 then 5.75, 60.75
+    t1 = 1 - 0.1 / (1 + 0.5 / np.sqrt(0.5))
+    t2 = t1 - 0.1 / np.sqrt(0.75) * 5.75 / (np.sqrt(60.75) + 0.5)
+    close(path("adam", scripted(1, 11), steps=2, form="efficient", **ADAM | {"eps": 0.5}),
+          [t1, t2])  # fmt: skip
+    standard = path("adam", scripted(1, 11), steps=2, **ADAM | {"eps": 0.5})
+    close(standard[0], 1 - 0.1 / (1 + 0.5))
+
+
+def test_adam_forms_agree_as_delta_vanishes(rng):
+    g = rng.standard_normal(5)
+    kw = ADAM | {"eps": 1e-300}
+    efficient = path("adam", scripted(*g), steps=5, form="efficient", **kw)
+    close(efficient, path("adam", scripted(*g), steps=5, **kw), rtol=1e-13)
 
 
 def test_adam_l2_weight_decay_adds_wd_theta_before_the_moments():

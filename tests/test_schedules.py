@@ -52,6 +52,29 @@ def test_warmup_then_cosine_by_hand():
     close(got, expected, rtol=1e-12)
 
 
+def test_warmup_from_zero_gives_the_first_step_the_initial_value():
+    # s = t − 1: 0 on the first step, lr one step after the from_one schedule reaches it
+    close(sch.warmup([1, 2, 3, 4, 5], lr=2.0, warmup=4, counting="from_zero"),
+          [0.0, 0.5, 1.0, 1.5, 2.0])  # fmt: skip
+    close(sch.warmup([17, 65], lr=2.0, warmup=4, counting="from_zero"), [1.0, 0.5])
+
+
+@pytest.mark.parametrize(("then", "optax_schedule"), [
+    ("cosine", "warmup_cosine_decay_schedule"), ("linear", "linear_onecycle")])  # fmt: skip
+def test_warmup_from_zero_is_optax_at_the_count_before_the_step(then, optax_schedule):
+    optax = pytest.importorskip("optax")
+    if then == "linear":  # optax's piecewise-linear warm-up then decay to 0 at ``total``
+        schedule = optax.join_schedules(
+            [optax.linear_schedule(0.0, 0.3, 5), optax.linear_schedule(0.3, 0.0, 7)], [5]
+        )
+    else:
+        schedule = optax.warmup_cosine_decay_schedule(0.0, 0.3, 5, 12, end_value=0.0)
+    t = np.arange(1, 16)
+    expected = np.array([float(schedule(k)) for k in t - 1])  # optax's count, from 0
+    got = sch.warmup(t, lr=0.3, warmup=5, then=then, total=12, counting="from_zero")
+    close(got, expected, rtol=1e-6)  # optax computes in float32
+
+
 def test_noam_by_hand():
     # d = 512, w = 4000: at t = 1, 512^-0.5·4000^-1.5; at the peak t = w, (512·4000)^-0.5;
     # at t = 16000, 512^-0.5·16000^-0.5 = (512·16000)^-0.5

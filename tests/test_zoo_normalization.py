@@ -58,3 +58,38 @@ def test_the_reference_passes_the_checks_that_catch_them():
     document = run_checks("reference", k=expression)
     assert document["returncode"] == 0, document["output"][-3000:]
     assert not failed(document)
+
+
+# A defect whose fail message names its cause (the same run: which check, and what it says).
+CAUSES = {
+    "bn_one_pass_variance_in_float32": (
+        "mean_is_1e3 or batch_norm_dx_matches",
+        {
+            "batch_norm_is_accurate_when_the_mean_is_1e3_times_the_spread": (
+                "one-pass variance E[x²] − E[x]² loses accuracy when the mean is large "
+                "against the spread"
+            ),
+            # its backward is right: the finite differences must not blame it
+            "batch_norm_dx_matches_the_oracle_and_finite_differences": (
+                "forward computed at lower precision; gradient agrees with the oracle to"
+            ),
+        },
+    ),
+    "bn_nan_on_a_constant_channel": (
+        "constant_channel",
+        {
+            "batch_norm_keeps_a_constant_channel_finite": (
+                "returns NaN there: one-pass variance E[x²] − E[x]² loses accuracy"
+            ),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "expression", "messages"), [(b, *v) for b, v in CAUSES.items()])
+def test_a_defect_is_failed_with_its_cause_named(bug, expression, messages):
+    document = run_checks(f"tests.zoo.normalization:{bug}", k=expression)
+    found = {r["property"]: r["message"] for r in document["records"] if r["status"] == "fail"}
+    for prop, cause in messages.items():
+        assert prop in found, document["output"][-3000:]
+        assert cause in found[prop], found[prop]

@@ -3,7 +3,7 @@ for it."""
 
 import pytest
 
-from tests.zoo import assert_caught
+from tests.zoo import assert_caught, run_checks
 
 BUGS = {
     # target: the check that must fail
@@ -29,6 +29,15 @@ BUGS = {
     "adagrad_lee_off_by_one": "adagrad::trajectory_matches_the_oracle_in_every_documented_mode",
     "decay_inverse_time_off_by_one": "decay::decay_matches_the_oracle_in_every_documented_kind",
     "warmup_cosine_rises_again": "warmup::warmup_matches_the_oracle_in_every_documented_form",
+    "adam_efficient_without_the_root": (
+        "adam::trajectory_matches_the_oracle_in_every_documented_mode"
+    ),
+    "adagrad_eps_inside_accumulated": (
+        "adagrad::trajectory_matches_the_oracle_in_every_documented_mode"
+    ),
+    "warmup_from_zero_only_in_the_warmup": (
+        "warmup::warmup_matches_the_oracle_in_every_documented_form"
+    ),
     "conjugate_gradient_ignores_beta": (
         "conjugate_gradient::conjugate_gradient_follows_its_documented_beta"
     ),
@@ -39,3 +48,33 @@ BUGS = {
 def test_a_planted_bug_is_caught_by_its_check(bug, caught_by):
     algorithm = caught_by.split("::")[0]
     assert_caught(f"tests.zoo.optimizers:{bug}", caught_by, k=algorithm)
+
+
+# A library convention catalogued as a variant: the target whose default it is gets the
+# verdict "variant" naming it, and no check fails.
+VARIANTS = {
+    "adam_efficient_by_default": ("adam", "efficient"),
+    "adagrad_eps_inside_by_default": ("adagrad", "eps_inside"),
+    "warmup_from_zero_by_default": ("warmup", "from_zero"),
+}
+
+
+@pytest.mark.parametrize(("target", "expected"), VARIANTS.items())
+def test_a_library_convention_is_a_named_variant(target, expected):
+    algorithm, variant = expected
+    document = run_checks(f"tests.zoo.optimizers:{target}", k=algorithm)
+    assert document["returncode"] == 0, document["output"][-3000:]
+    (row,) = [r for r in document["summary"] if r["algorithm"] == algorithm]
+    assert row["verdict"] == "variant" and variant in row["variants"], row
+
+
+def test_a_float32_only_target_gets_no_dtype_false_alarm():
+    # the reference computing in float32, declaring dtypes ("float32",): the float64-only
+    # checks (trajectories, schedules, finite differences) are unsupported with the reason,
+    # the checks that run per dtype pass in float32, nothing fails on dtype
+    document = run_checks("tests.zoo.optimizers:float32_only", k="adam or warmup or weight_norm")
+    assert document["returncode"] == 0, document["output"][-3000:]
+    statuses = {r["status"] for r in document["records"]}
+    reasons = [r["message"] for r in document["records"] if r["status"] == "unsupported"]
+    assert "pass" in statuses and reasons, statuses
+    assert all("target declares no float64" in reason for reason in reasons), reasons

@@ -39,7 +39,9 @@ torch lacks raises TypeError, which the checks read as unsupported in that mode:
                       the same weight_decay (the reference's l2 adds wd·θ to g and its
                       decoupled form shrinks θ by lr·wd·θ, as torch's do: a renaming)
     momentum_step     variant "lr_outside" (SGD); classic, ema: TypeError
-    adagrad_step      variant "root_sum" (Adagrad: ε outside the root); lee: TypeError
+    adam_step         form "algorithm_1" (torch's Adam and AdamW); efficient: TypeError
+    adagrad_step      variant "root_sum" (Adagrad: ε outside the root); lee, eps_inside:
+                      TypeError
     rmsprop_step      variant "eps_outside" (RMSprop); eps_inside: TypeError
     decay             kind "step" → StepLR, "exponential" → ExponentialLR; inverse_time:
                       TypeError (no torch scheduler computes it without the adapter's arithmetic)
@@ -186,6 +188,7 @@ _OPTIMIZERS: dict[str, tuple[type, Callable[..., dict[str, Any]]]] = {
 _ADAM_WEIGHT_DECAY_MODES = {None: "adam", "l2": "adam", "decoupled": "adamw"}
 _MOMENTUM_VARIANTS = ("lr_outside",)  # SGD(momentum=μ): b ← μb + g, θ ← θ − lr·b
 _ADAGRAD_VARIANTS = ("root_sum",)  # Adagrad: θ ← θ − lr·g/(√Σg² + eps)
+_ADAM_FORMS = ("algorithm_1",)  # Adam, AdamW: θ ← θ − lr·ŝ/(√r̂ + eps), Kingma & Ba's Alg. 1
 _RMSPROP_VARIANTS = ("eps_outside",)  # RMSprop: θ ← θ − lr·g/(√r + eps)
 _DECAY_KINDS = ("step", "exponential")  # StepLR, ExponentialLR; no inverse-time scheduler
 _RUNNING_VAR_ESTIMATORS = ("unbiased",)  # F.batch_norm updates running_var with m/(m − 1)
@@ -484,12 +487,14 @@ class TorchFunctions:
 
     def adam_step(
         self, theta, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-        weight_decay_mode=None,
+        weight_decay_mode=None, form=None,
     ):  # fmt: skip
         """weight_decay_mode: None (torch's default) or "l2" → torch.optim.Adam;
-        "decoupled" → torch.optim.AdamW (both with the same weight_decay)."""
+        "decoupled" → torch.optim.AdamW (both with the same weight_decay). form: None or
+        "algorithm_1" (torch has no efficient form)."""
         offered = [mode for mode in _ADAM_WEIGHT_DECAY_MODES if mode is not None]
         _offered("adam_step", "weight_decay_mode", weight_decay_mode, offered)
+        _offered("adam_step", "form", form, _ADAM_FORMS)
         hyper = {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
         torch_name = _ADAM_WEIGHT_DECAY_MODES[weight_decay_mode]
         return self._step("adam", theta, g, state, lr, hyper, torch_name=torch_name)

@@ -116,6 +116,23 @@ mlp_backward_wrong_derivative = planted(
     "mlp backward taking σ' at the activation",
     mlp_backward=_mlp_backward_derivative_at_the_activation,
 )
+
+
+def _glorot_init_truncated_normal(fan_in, fan_out, rng, *, distribution="normal", shape=None):
+    if distribution != "normal":
+        return ref.glorot_init(fan_in, fan_out, rng, distribution=distribution, shape=shape)
+    # Keras's glorot_normal: a normal cut at ±2 of its scale, the scale raised by 1/0.8796 so
+    # that the variance stays 2/(fan_in + fan_out) (keras.initializers.VarianceScaling)
+    sigma = np.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978
+    w = rng.standard_normal((fan_out, fan_in) if shape is None else shape)
+    while np.any(bad := np.abs(w) > 2.0):
+        w[bad] = rng.standard_normal(np.count_nonzero(bad))
+    return sigma * w
+
+
+glorot_init_truncated_normal = planted(
+    "Glorot initialisation drawing a truncated normal", glorot_init=_glorot_init_truncated_normal
+)
 he_init_fan_out = planted("He initialisation with fan_out", he_init=_he_init_fan_out)
 max_pool_backward_every_tied_maximum = planted(
     "max-pool backward sending the gradient to every tied maximum",

@@ -129,3 +129,46 @@ spectral_norm_forgets_u = planted(
     "spectral norm that does not carry u between calls",
     spectral_norm=_spectral_norm_that_returns_the_old_u,
 )
+
+
+# --- a library's numerics: the one-pass variance in float32 (Keras, flax's fast variance) --
+
+
+def _bn_one_pass_variance_in_float32(x, gamma, beta, running_mean, running_var, *,
+                                     training=True, momentum=0.9, eps=1e-5):  # fmt: skip
+    # σ² = E[x²] − E[x]² in float32 for a float64 request (flax use_fast_variance=True; Keras
+    # computes BatchNormalization in float32): y comes back as float64, the cache is right
+    out = ref.batch_norm(x, gamma, beta, running_mean, running_var, training=training,
+                         momentum=momentum, eps=eps)  # fmt: skip
+    if not training:
+        return out
+    x32 = np.asarray(x, dtype=np.float32)
+    axes = (0, *range(2, x32.ndim))
+    mean = x32.mean(axis=axes, keepdims=True)
+    var = (x32 * x32).mean(axis=axes, keepdims=True) - mean * mean  # may round below 0
+    with np.errstate(invalid="ignore"):
+        x_hat = (x32 - mean) / np.sqrt(var + np.float32(eps))
+    y = _on_axis_1(gamma, x32.ndim) * x_hat.astype(np.float64) + _on_axis_1(beta, x32.ndim)
+    return out._replace(y=y)
+
+
+def _bn_nan_on_a_constant_channel(x, gamma, beta, running_mean, running_var, *,
+                                  training=True, momentum=0.9, eps=1e-5):  # fmt: skip
+    # what the one-pass variance does to a constant channel when E[x²] rounds below E[x]² by
+    # more than ε: √(negative) = NaN there (planted outright: whether it rounds so depends on
+    # the value)
+    out = ref.batch_norm(x, gamma, beta, running_mean, running_var, training=training,
+                         momentum=momentum, eps=eps)  # fmt: skip
+    x = np.asarray(x, dtype=np.float64)
+    axes = (0, *range(2, x.ndim))
+    constant = _on_axis_1(np.ptp(x, axis=axes) == 0, x.ndim) & np.ones(x.shape, dtype=bool)
+    return out._replace(y=np.where(constant, np.nan, out.y)) if training else out
+
+
+bn_one_pass_variance_in_float32 = planted(
+    "batch norm with the one-pass variance in float32",
+    batch_norm=_bn_one_pass_variance_in_float32,
+)
+bn_nan_on_a_constant_channel = planted(
+    "batch norm returning NaN on a constant channel", batch_norm=_bn_nan_on_a_constant_channel
+)

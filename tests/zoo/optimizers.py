@@ -1,6 +1,8 @@
 """Planted bugs in optimisers, solvers and schedules: the reference with one realistic mistake
 each."""
 
+from dataclasses import replace
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
@@ -184,3 +186,115 @@ conjugate_gradient_ignores_beta = planted(
     "conjugate gradient that always computes Polak–Ribière",
     conjugate_gradient=_conjugate_gradient_ignoring_beta,
 )
+
+
+# --- bugs in the library conventions' variants, and targets whose default is one ----------
+
+
+def _adam_efficient_without_the_root(theta, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                                     weight_decay=0.0, weight_decay_mode="l2",
+                                     form="algorithm_1"):  # fmt: skip
+    hyper = dict(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                 weight_decay_mode=weight_decay_mode)  # fmt: skip
+    if form != "efficient":
+        return ref.adam_step(theta, g, state, lr=lr, form=form, **hyper)
+    # ε_t = ε(1 − β₂ᵗ)/(1 − β₁ᵗ): the square root of the second correction left out
+    theta, g = np.asarray(theta, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    if weight_decay_mode == "l2":
+        g = g + weight_decay * theta
+    else:
+        theta = theta - lr * weight_decay * theta
+    t = state.t + 1
+    s = beta1 * state.s + (1 - beta1) * g
+    r = beta2 * state.r + (1 - beta2) * g * g
+    lr_t = lr * (1 - beta2**t) / (1 - beta1**t)
+    return theta - lr_t * s / (np.sqrt(r) + eps), ref.AdamState(t, s, r)
+
+
+def _adagrad_eps_inside_accumulated(theta, g, state, *, lr, eps=1e-7, variant="root_sum"):
+    if variant != "eps_inside":
+        return ref.adagrad_step(theta, g, state, lr=lr, eps=eps, variant=variant)
+    # δ added to the stored accumulator at every step (r ← r + g² + δ), not once in the root
+    theta, g = np.asarray(theta, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    r = state.r + g * g + eps
+    return theta - lr / np.sqrt(r) * g, ref.AdagradState(state.t + 1, r)
+
+
+def _warmup_from_zero_only_in_the_warmup(t, *, lr, warmup, then="inverse_sqrt", total=None,
+                                         counting="from_one"):  # fmt: skip
+    if counting != "from_zero":
+        return ref_schedules.warmup(t, lr=lr, warmup=warmup, then=then, total=total,
+                                    counting=counting)  # fmt: skip
+    # the warm-up shifted by one step, the decay not: lr is held for two steps at the peak
+    t = np.asarray(t, dtype=np.float64)
+    late = ref_schedules.warmup(t, lr=lr, warmup=warmup, then=then, total=total)
+    return np.where(t <= warmup + 1, lr * (t - 1) / warmup, late) if t.ndim else float(late)
+
+
+adam_efficient_without_the_root = planted(
+    "Adam's efficient form without √(1 − β₂ᵗ)", adam_step=_adam_efficient_without_the_root
+)
+adagrad_eps_inside_accumulated = planted(
+    "AdaGrad eps_inside adding δ to the accumulator", adagrad_step=_adagrad_eps_inside_accumulated
+)
+warmup_from_zero_only_in_the_warmup = planted(
+    "warm-up from zero with the decay counted from one",
+    warmup=_warmup_from_zero_only_in_the_warmup,
+)
+
+
+def _default(function, **mode):
+    """The reference's ``function`` with a documented mode as its default (a library that
+    ships that convention): a variant verdict, never a fail."""
+
+    def library(*args, **kwargs):
+        return function(*args, **(mode | kwargs))
+
+    return library
+
+
+adam_efficient_by_default = planted(
+    "Adam in the efficient form (Keras 3)", adam_step=_default(ref.adam_step, form="efficient")
+)
+adagrad_eps_inside_by_default = planted(
+    "AdaGrad with δ inside the root (optax, Keras)",
+    adagrad_step=_default(ref.adagrad_step, variant="eps_inside"),
+)
+warmup_from_zero_by_default = planted(
+    "warm-up counted from zero (optax, Keras)",
+    warmup=_default(ref_schedules.warmup, counting="from_zero"),
+)
+
+
+# --- a float32-only library: the reference computing in float32, declaring only float32 ---
+
+
+def _to_float32(value):
+    """Floating arrays (also inside tuples and NamedTuples) as float32; the rest as they are."""
+    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+        return value.astype(np.float32)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_to_float32(v) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(_to_float32(v) for v in value)
+    return value
+
+
+def _in_float32(function):
+    def library(*args, **kwargs):
+        args, kwargs = _to_float32(args), {k: _to_float32(v) for k, v in kwargs.items()}
+        return _to_float32(function(*args, **kwargs))
+
+    return library
+
+
+def _float32_only():
+    base = planted("the reference in float32 only")
+    namespace = {
+        name: _in_float32(f) if callable(f) and not isinstance(f, type) else f
+        for name, f in vars(base.namespace).items()
+    }
+    return replace(base, namespace=SimpleNamespace(**namespace), dtypes=("float32",))
+
+
+float32_only = _float32_only()
