@@ -19,6 +19,7 @@ import hypothesis
 import numpy as np
 import pytest
 
+from nnconform.checks.surface import Ledger
 from nnconform.checks.targets import MODES, Target, returns_array
 from nnconform.checks.tolerances import Tolerance, tolerance
 from nnconform.checks.verdicts import current
@@ -49,10 +50,12 @@ class _Settings:
     hung: dict[str, str] = field(default_factory=dict)  # function -> its timeout, this check
     called: set[str] = field(default_factory=set)  # functions called at least once (process)
     outputs: list = field(default_factory=list)  # (Call, output) of this check, for snippets
+    ledger: Ledger = field(default_factory=Ledger)  # what this check exercised (surface.py)
 
     def new_check(self) -> None:
         self.hung.clear()  # a function that timed out is given a fresh chance in each check
         self.outputs.clear()
+        self.ledger.clear()
 
 
 SETTINGS = _Settings()
@@ -244,6 +247,7 @@ def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any,
     if fn is None:
         pytest.skip(f"unsupported: target {target.name!r} has no {function}")
     record = Call(target, function, args, kwargs)
+    SETTINGS.ledger.note_call(function, args, kwargs)  # before the call: a mode refused counts
     modes = sorted(MODES.get(function, set()) & set(kwargs))
     if function in SETTINGS.hung:  # not called again: every call would wait for the limit
         fail(SETTINGS.hung[function], record, timeout=True)
@@ -285,6 +289,7 @@ def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any,
             record,
         )
     SETTINGS.outputs.append((record, out))
+    SETTINGS.ledger.note_output(function, out)
     return out, record
 
 
@@ -357,6 +362,7 @@ def assert_close(
     if out is None:
         current().unexposed.append(what)
         return
+    SETTINGS.ledger.note_compared(out)
     expected = np.asarray(expected, dtype=np.float64)
     out = _check_array(out, expected, what, dtype, call)
     tol = tol or tolerance(dtype if dtype is not None else out.dtype)
@@ -397,6 +403,7 @@ def assert_matches_variant(
     if out is None:  # an output the library does not expose, as in assert_close
         record.unexposed.append(what)
         return default
+    SETTINGS.ledger.note_compared(out)
     expected = {v: np.asarray(e, dtype=np.float64) for v, e in candidates.items()}
     first = next(iter(expected.values()))
     out = _check_array(out, first, what, dtype, call)
