@@ -32,6 +32,7 @@ __all__ = [
     "assert_close",
     "assert_matches_variant",
     "call",
+    "derived",
     "fail",
     "guarded",
     "unsupported",
@@ -297,6 +298,15 @@ def _is_array(out: Any) -> bool:
     return isinstance(out, np.ndarray | np.generic) or (
         hasattr(out, "__array__") and hasattr(out, "shape") and not isinstance(out, tuple | list)
     )
+
+
+def derived(value: Any, *sources: Any) -> Any:
+    """``value``, computed from ``sources`` (fields of the target's outputs, or values derived
+    from them): when a check compares it with the oracle, the surface ledger counts the fields
+    as compared. For a check that stacks, casts or concatenates outputs before comparing (a
+    trajectory of steps); views and the fields themselves need no such word."""
+    SETTINGS.ledger.note_derived(value, sources)
+    return value
 
 
 def guarded(target: Target, function: str) -> Any:

@@ -110,7 +110,8 @@ class Ledger:
     modes: set[str] = field(default_factory=set)  # 'function(keyword=value)'
     fields: set[str] = field(default_factory=set)  # 'function.field' the target returned
     compared: set[str] = field(default_factory=set)
-    _objects: list[tuple[Any, str]] = field(default_factory=list, repr=False)
+    # (object, field name, derived?): what a compared value is tied back to, by identity
+    _objects: list[tuple[Any, str, bool]] = field(default_factory=list, repr=False)
 
     def clear(self) -> None:
         for part in (self.called, self.keywords, self.modes, self.fields, self.compared):
@@ -143,18 +144,31 @@ class Ledger:
             if value is None:
                 continue
             self.fields.add(function + name)
-            self._objects.extend((leaf, function + name) for leaf in _leaves(value))
+            self._objects.extend((leaf, function + name, False) for leaf in _leaves(value))
 
-    def note_compared(self, value: Any) -> None:
-        """A value compared with the oracle: credit the field it is, or is a view of."""
+    def _names(self, value: Any) -> list[str]:
+        """The fields ``value`` is, is a view of, or was derived from (``derived``)."""
         chain, seen = [], 0
         while value is not None and seen < 8:  # a view's .base chain ends at its owner
             chain.append(value)
             value, seen = getattr(value, "base", None), seen + 1
-        for obj, name in reversed(self._objects):  # the latest call first
+        names = {}
+        for obj, name, derived in reversed(self._objects):  # the latest call first
             if any(obj is v for v in chain):
-                self.compared.add(name)
-                return
+                names[name] = None
+                if not derived:  # a field is one field; a derived value may be many
+                    break
+        return list(names)
+
+    def note_compared(self, value: Any) -> None:
+        """A value compared with the oracle: credit the field(s) it stands for."""
+        self.compared.update(self._names(value))
+
+    def note_derived(self, value: Any, sources: tuple) -> None:
+        """``value`` was computed from ``sources`` (a stack of a trajectory's steps, a cast, a
+        concatenation): comparing it credits the fields they stand for."""
+        names = {n: None for source in sources for n in self._names(source)}
+        self._objects.extend((value, name, True) for name in names)
 
     def as_json(self) -> dict[str, list[str]]:
         return {
