@@ -379,7 +379,8 @@ def assert_close(
     diff, rel = _errors(out, expected, tol)
     current().observe(float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), tol.as_json())
     current().compared += 1
-    bad = ~(diff <= tol.atol + tol.rtol * np.abs(expected))
+    with np.errstate(invalid="ignore"):  # 0 · inf: an exact infinity is no error
+        bad = ~((diff == 0) | (diff <= tol.atol + tol.rtol * np.abs(expected)))
     if bad.any():
         index = np.unravel_index(np.argmax(np.where(bad, diff, -1.0)), diff.shape)
         fail(
@@ -422,7 +423,9 @@ def assert_matches_variant(
     for variant, e in expected.items():
         diff, rel = _errors(out, e, tol)
         # the worst error as a multiple of what the tolerance allows: ≤ 1 means a match
-        excess = float(np.max(diff / (tol.atol + tol.rtol * np.abs(e)), initial=0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):  # an exact infinity: no excess
+            allowed = tol.atol + tol.rtol * np.abs(e)
+            excess = float(np.max(np.where(diff == 0, 0.0, diff / allowed), initial=0.0))
         scores[variant] = (excess, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)))
     matched = [v for v, s in scores.items() if s[0] <= 1.0]
     if not matched:
