@@ -129,3 +129,20 @@ spectral_norm_forgets_u = planted(
     "spectral norm that does not carry u between calls",
     spectral_norm=_spectral_norm_that_returns_the_old_u,
 )
+
+
+def _bn_backward_training_dmean_in_evaluation(dy, cache):
+    # the training formula of ∂ℓ/∂μ (with its ∂ℓ/∂σ² term) in evaluation as well: dx, dγ and
+    # dβ, the gradients a network uses, are still right
+    grads = ref.batch_norm_backward(dy, cache)
+    if cache.training:
+        return grads
+    x, mu, axes = cache.x, cache.mean.reshape((1, -1) + (1,) * (cache.x.ndim - 2)), cache.axes
+    extra = grads.dvar * (-2 * (x - mu)).sum(axis=axes).reshape(-1) / cache.m
+    return grads._replace(dmean=grads.dmean + extra)
+
+
+bn_training_dmean_in_evaluation = planted(
+    "batch norm's training ∂ℓ/∂μ in evaluation mode",
+    batch_norm_backward=_bn_backward_training_dmean_in_evaluation,
+)
