@@ -146,3 +146,13 @@ bn_training_dmean_in_evaluation = planted(
     "batch norm's training ∂ℓ/∂μ in evaluation mode",
     batch_norm_backward=_bn_backward_training_dmean_in_evaluation,
 )
+
+
+def _spectral_norm_ignoring_eps(W, u, v=None, *, n_power_iterations=1, eps=1e-12):
+    # the eps argument accepted and the library's 1e-12 used
+    return ref.spectral_norm(W, u, v, n_power_iterations=n_power_iterations)
+
+
+spectral_norm_ignoring_eps = planted(
+    "spectral norm ignoring its eps", spectral_norm=_spectral_norm_ignoring_eps
+)
