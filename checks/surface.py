@@ -10,8 +10,9 @@ compared with the oracle. At the end of the run the ledger lists what was never 
     function(keyword=value)      a documented mode value never passed
     function.field / function[i] an output field never compared with the oracle
 
-An entry of the exceptions file (``surface_exceptions.txt``: 'pattern  # reason', a glob over
-these names) excuses a gap: the ledger shows it apart, with its reason.
+An entry of the exceptions file (``surface_exceptions.txt``: 'pattern  # reason', a glob of
+``*`` and ``?`` over these names, brackets literal) excuses a gap: the ledger shows it apart,
+with its reason.
 
 How a compared value is tied to its field, and the limits: by identity. The object handed to
 ``assert_close`` is the field itself, or a numpy view of it (a slice, a row, a reshape: its
@@ -245,7 +246,7 @@ def gaps(
     for kind, names in never.items():
         for name in names:
             reason = next(
-                ((i, r) for i, (p, r) in enumerate(exceptions) if fnmatch.fnmatchcase(name, p)),
+                ((i, r) for i, (p, r) in enumerate(exceptions) if _matches(name, p)),
                 None,
             )
             if reason is None:
@@ -261,6 +262,11 @@ def gaps(
     }
     surface["unused_exceptions"] = [p for i, (p, _) in enumerate(exceptions) if i not in used]
     return surface
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """A glob of * and ?; brackets are literal, as in the ledger's ``adam_step[1]``."""
+    return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]"))
 
 
 TITLES = {

@@ -222,13 +222,19 @@ def test_holdout_is_stratified_disjoint_and_covering(target, y, fraction, seed):
 
 
 @pytest.mark.algorithm("holdout")
-@given(y=_labels(), repeats=st.integers(1, 4), seed=SEEDS)
-def test_repeated_holdout_gives_that_many_stratified_splits(target, y, repeats, seed):
-    splits, c = call(target, "repeated_holdout", y, np.random.default_rng(seed), repeats=repeats)
+@given(
+    y=_labels(),
+    repeats=st.integers(1, 4),
+    fraction=st.sampled_from([None, 2 / 3, 0.8]),  # None: the default 0.75, not passed
+    seed=SEEDS,
+)
+def test_repeated_holdout_gives_that_many_stratified_splits(target, y, repeats, fraction, seed):
+    keywords = {"repeats": repeats} | ({} if fraction is None else {"train_fraction": fraction})
+    splits, c = call(target, "repeated_holdout", y, np.random.default_rng(seed), **keywords)
     if len(splits) != repeats:
         fail(f"repeated_holdout returned {len(splits)} splits, but should return {repeats}", c)
     for i, split in enumerate(splits):
-        _assert_stratified(split, y, 0.75, f"repeated_holdout split {i}", c)
+        _assert_stratified(split, y, fraction or 0.75, f"repeated_holdout split {i}", c)
 
 
 def _test_overlap(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> Agreement:
