@@ -95,8 +95,10 @@ def _field_names(function: str, out: tuple) -> list[str]:
 
 
 def _leaves(value: Any, depth: int = 0):
-    """The objects a field is made of: itself, and the parts of a tuple or list field."""
-    yield value
+    """The objects a field is made of: itself, and the parts of a tuple or list field but
+    their Python scalars (shared objects: a compared 0 would credit every field holding 0)."""
+    if depth == 0 or not isinstance(value, int | float | str):
+        yield value
     if isinstance(value, tuple | list) and depth < 3:
         for part in value:
             yield from _leaves(part, depth + 1)
