@@ -155,12 +155,17 @@ class Ledger:
         while value is not None and seen < 8:  # a view's .base chain ends at its owner
             chain.append(value)
             value, seen = getattr(value, "base", None), seen + 1
-        names = {}
+        names, fields = {}, []
         for obj, name, derived in reversed(self._objects):  # the latest call first
             if any(obj is v for v in chain):
-                names[name] = None
-                if not derived:  # a field is one field; a derived value may be many
-                    break
+                if derived:  # a derived value stands for all its sources
+                    names[name] = None
+                else:
+                    fields.append(name)
+        if fields:
+            # A compared value is one field, but one object may sit in several (the 0 of
+            # epoch, wait and best_epoch): each comparison credits one, uncredited ones first.
+            names[next((f for f in fields if f not in self.compared), fields[0])] = None
         return list(names)
 
     def note_compared(self, value: Any) -> None:
