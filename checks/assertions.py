@@ -19,6 +19,7 @@ import hypothesis
 import numpy as np
 import pytest
 
+from nnconform.checks.surface import Ledger
 from nnconform.checks.targets import MODES, Target, returns_array
 from nnconform.checks.tolerances import Tolerance, tolerance
 from nnconform.checks.verdicts import current
@@ -31,6 +32,7 @@ __all__ = [
     "assert_close",
     "assert_matches_variant",
     "call",
+    "derived",
     "fail",
     "guarded",
     "requires_float64",
@@ -50,10 +52,12 @@ class _Settings:
     hung: dict[str, str] = field(default_factory=dict)  # function -> its timeout, this check
     called: set[str] = field(default_factory=set)  # functions called at least once (process)
     outputs: list = field(default_factory=list)  # (Call, output) of this check, for snippets
+    ledger: Ledger = field(default_factory=Ledger)  # what this check exercised (surface.py)
 
     def new_check(self) -> None:
         self.hung.clear()  # a function that timed out is given a fresh chance in each check
         self.outputs.clear()
+        self.ledger.clear()
 
 
 SETTINGS = _Settings()
@@ -257,6 +261,7 @@ def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any,
     if fn is None:
         pytest.skip(f"unsupported: target {target.name!r} has no {function}")
     record = Call(target, function, args, kwargs)
+    SETTINGS.ledger.note_call(function, args, kwargs)  # before the call: a mode refused counts
     modes = sorted(MODES.get(function, set()) & set(kwargs))
     if function in SETTINGS.hung:  # not called again: every call would wait for the limit
         fail(SETTINGS.hung[function], record, timeout=True)
@@ -298,6 +303,7 @@ def call(target: Target, function: str, *args: Any, **kwargs: Any) -> tuple[Any,
             record,
         )
     SETTINGS.outputs.append((record, out))
+    SETTINGS.ledger.note_output(function, out)
     return out, record
 
 
@@ -305,6 +311,15 @@ def _is_array(out: Any) -> bool:
     return isinstance(out, np.ndarray | np.generic) or (
         hasattr(out, "__array__") and hasattr(out, "shape") and not isinstance(out, tuple | list)
     )
+
+
+def derived(value: Any, *sources: Any) -> Any:
+    """``value``, computed from ``sources`` (fields of the target's outputs, or values derived
+    from them): when a check compares it with the oracle, the surface ledger counts the fields
+    as compared. For a check that stacks, casts or concatenates outputs before comparing (a
+    trajectory of steps); views and the fields themselves need no such word."""
+    SETTINGS.ledger.note_derived(value, sources)
+    return value
 
 
 def guarded(target: Target, function: str) -> Any:
@@ -372,13 +387,15 @@ def assert_close(
     if out is None:
         current().unexposed.append(what)
         return
+    SETTINGS.ledger.note_compared(out)
     expected = np.asarray(expected, dtype=np.float64)
     out = _check_array(out, expected, what, dtype, call)
     tol = tol or tolerance(dtype if dtype is not None else out.dtype)
     diff, rel = _errors(out, expected, tol)
     current().observe(float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), tol.as_json())
     current().compared += 1
-    bad = ~(diff <= tol.atol + tol.rtol * np.abs(expected))
+    with np.errstate(invalid="ignore"):  # 0 · inf: an exact infinity is no error
+        bad = ~((diff == 0) | (diff <= tol.atol + tol.rtol * np.abs(expected)))
     if bad.any():
         index = np.unravel_index(np.argmax(np.where(bad, diff, -1.0)), diff.shape)
         fail(
@@ -412,6 +429,7 @@ def assert_matches_variant(
     if out is None:  # an output the library does not expose, as in assert_close
         record.unexposed.append(what)
         return default
+    SETTINGS.ledger.note_compared(out)
     expected = {v: np.asarray(e, dtype=np.float64) for v, e in candidates.items()}
     first = next(iter(expected.values()))
     out = _check_array(out, first, what, dtype, call)
@@ -420,7 +438,9 @@ def assert_matches_variant(
     for variant, e in expected.items():
         diff, rel = _errors(out, e, tol)
         # the worst error as a multiple of what the tolerance allows: ≤ 1 means a match
-        excess = float(np.max(diff / (tol.atol + tol.rtol * np.abs(e)), initial=0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):  # an exact infinity: no excess
+            allowed = tol.atol + tol.rtol * np.abs(e)
+            excess = float(np.max(np.where(diff == 0, 0.0, diff / allowed), initial=0.0))
         scores[variant] = (excess, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)))
     matched = [v for v, s in scores.items() if s[0] <= 1.0]
     if not matched:

@@ -2,7 +2,7 @@
 
     nnconform check [--target NAME|module:attr] [--device cpu|cuda] [--profile quick|ci|thorough]
                     [-k EXPR] [-n WORKERS] [--json PATH] [--junit-xml PATH] [--xfails FILE]
-                    [--strict] [--seed N] [--timeout S]
+                    [--strict] [--seed N] [--timeout S] [--surface [--surface-exceptions FILE]]
 
 Exit status: 0 when no check failed, 1 when one did, 2 on a usage error.
 """
@@ -28,6 +28,7 @@ def _default_target() -> str:
 
 def _check(args: argparse.Namespace) -> int:
     from nnconform.checks.plugin import CHECKS_DIR, read_xfails
+    from nnconform.checks.surface import read_exceptions
     from nnconform.checks.targets import TargetError, load_target, usable_device
 
     target = args.target or _default_target()
@@ -38,6 +39,8 @@ def _check(args: argparse.Namespace) -> int:
                 raise ValueError(problem)
         if args.xfails:
             read_xfails(args.xfails)
+        if args.surface_exceptions:
+            read_exceptions(args.surface_exceptions)
     except (TargetError, ValueError) as error:
         print(f"nnconform check: error: {error}", file=sys.stderr)
         return 2
@@ -71,6 +74,10 @@ def _check(args: argparse.Namespace) -> int:
         argv += ["--allow-empty"]
     if args.no_shrink:
         argv += ["--no-shrink"]
+    if args.surface:
+        argv += ["--nnconform-surface"]
+    if args.surface_exceptions:
+        argv += [f"--surface-exceptions={args.surface_exceptions}"]
     with whole_file(args.junit_xml) as junit:
         if junit:
             # xunit1 keeps each test case's properties: its nnconform status and variant
@@ -148,5 +155,17 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="report the first failing example as found, not shrunk to a minimal one (faster "
         "failures, larger counterexamples)",
+    )
+    check.add_argument(
+        "--surface",
+        action="store_true",
+        help="after the table, list what the run never exercised of the target: functions no "
+        "check called, documented keywords and mode values never passed, output fields never "
+        "compared (the JSON always has this 'surface' section)",
+    )
+    check.add_argument(
+        "--surface-exceptions",
+        metavar="FILE",
+        help="accepted surface gaps, 'pattern  # reason' per line (default: the package's own)",
     )
     check.set_defaults(run=_check)

@@ -2,11 +2,12 @@
 
     pytest --pyargs nnconform.checks --target torch [--device cuda] [--profile ci] [--xfails FILE]
            [--strict-variants] [--nnconform-json PATH] [--check-timeout SECONDS] [--no-shrink]
-           [--allow-empty]
+           [--allow-empty] [--nnconform-surface] [--surface-exceptions FILE]
 
 It chooses the target, loads the Hypothesis profile, marks expected failures, sets the per-call
 time limit, turns each check's outcome into a verdict record, prints one row per catalogue id
-at the end and writes the records as JSON. It does nothing in a session that collects no
+at the end and writes the records as JSON, with the surface ledger (``surface.py``): what the
+run never exercised of the target. It does nothing in a session that collects no
 checks (the project's own tests, for example).
 """
 
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Unsatisfiable
 
+from nnconform.checks import surface
 from nnconform.checks.assertions import SETTINGS, CheckTimeoutError, ConformanceError
 from nnconform.checks.targets import Target, TargetError, load_target, usable_device
 from nnconform.checks.tolerances import TOLERANCES
@@ -41,6 +43,7 @@ PROFILES = {
 TIMEOUTS = {"quick": 10.0, "ci": 10.0, "thorough": 60.0}  # seconds per call of the target
 CI_SEED = 0
 _KEY = "nnconform"  # the user property that carries a record from a worker to the controller
+_SURFACE_KEY = "nnconform_surface"  # and the check's surface ledger, the same way
 
 
 def example_database() -> DirectoryBasedExampleDatabase:
@@ -93,6 +96,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--allow-empty",
         action="store_true",
         help="exit 0, not 2, when every selected check is unsupported",
+    )
+    group.addoption(
+        "--nnconform-surface",
+        action="store_true",
+        help="print what the run never exercised of the target (functions, keywords, fields)",
+    )
+    group.addoption(
+        "--surface-exceptions",
+        default=None,
+        help="accepted surface gaps, 'pattern  # reason' (default: the package's own file)",
     )
 
 
@@ -189,6 +202,10 @@ class Session:
             raise pytest.UsageError(str(error)) from None
         self.xfail_used: set[int] = set()
         self.records: list[dict[str, Any]] = []
+        try:
+            self.surface_exceptions = surface.read_exceptions(option.surface_exceptions)
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
 
     def header(self) -> str:
         t = self.target
@@ -325,6 +342,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         varied = record.variant is not None and record.variant != record.default_variant
         record.status = "variant" if varied else "pass"
     report.user_properties.append((_KEY, json.dumps(record.as_json())))
+    report.user_properties.append((_SURFACE_KEY, json.dumps(SETTINGS.ledger.as_json())))
     # JUnit XML (junit_family=xunit1) writes the teardown report's properties, which come
     # from the item's: the verdict's status and variant, beside pytest's passed/skipped
     item.user_properties.append(("nnconform_status", record.status))
@@ -382,9 +400,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key, value in report.user_properties:
         if key == _KEY:
             _RECORDS.append(json.loads(value))
+        elif key == _SURFACE_KEY:
+            _LEDGERS.append(json.loads(value))
 
 
 _RECORDS: list[dict[str, Any]] = []
+_LEDGERS: list[dict[str, list[str]]] = []  # one per check: what it exercised of the target
+
+
+def surface_of(state: Session) -> dict[str, Any]:
+    """The run's surface ledger: what it never exercised of the target."""
+    return surface.gaps(state.target, surface.merge(_LEDGERS), state.surface_exceptions)
 
 
 def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -448,6 +474,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         if r["status"] == "xpass":
             write(f"warning: {r['algorithm']}::{r['property']} was expected to fail and passed: "
                   "remove its entry from the expected-failures file", yellow=True)  # fmt: skip
+    if config.option.nnconform_surface:
+        terminalreporter.section("nnconform surface")
+        for line in surface.lines(surface_of(session)):
+            write(line)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -480,6 +510,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "strict": config.option.strict_variants,
         "exit_status": int(exitstatus),
         "summary": summarise(_RECORDS),
+        "surface": surface_of(state),
         "records": sorted(_RECORDS, key=lambda r: r["nodeid"]),
     }
     write_json_atomically(Path(config.option.nnconform_json), document)

@@ -461,3 +461,21 @@ def test_ckn_is_one_at_one_and_its_derivative_is_two_over_sigma_squared_times_it
     d, c = call(target, "ckn_backward", u, np.ones_like(u), sigma=sigma)
     assert_close(d, (2 / sigma**2) * np.asarray(f, dtype=np.float64),
                  what="ckn'(u) = (2/σ²) ckn(u)", call=c, dtype="float64")  # fmt: skip
+
+
+@pytest.mark.parametrize("algorithm", SOFTMAXES)
+@given(data=st.data())
+def test_softmax_along_the_first_axis_matches_the_oracle(target, dtype, algorithm, data):
+    # axis given (the default −1 is every other check's): columns, not rows, sum to one; a
+    # target that ignores axis normalises the rows. Forward and backward.
+    z = data.draw(arrays((3, 2), low=-4, high=4), label="z").astype(dtype)
+    dy = data.draw(arrays((3, 2), low=-2, high=2), label="dy").astype(dtype)
+    out, c = call(target, algorithm, z, axis=0)
+    assert_close(out, getattr(oracle, algorithm)(z, axis=0), what=f"{algorithm}(z, axis=0)",
+                 call=c, dtype=dtype)  # fmt: skip
+    dz, c = call(target, f"{algorithm}_backward", z, dy, axis=0)
+    expected = getattr(oracle, f"{algorithm}_backward")(z, dy, axis=0)
+    # the backward subtracts a sum over the axis: terms of either sign, which cancel
+    tol = _cancelling(tolerance(dtype), np.max(np.abs(dy.astype(np.float64)).sum(axis=0)))
+    assert_close(dz, expected, what=f"{algorithm}_backward(z, dy, axis=0)", call=c, dtype=dtype,
+                 tol=tol)  # fmt: skip

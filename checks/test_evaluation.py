@@ -222,13 +222,19 @@ def test_holdout_is_stratified_disjoint_and_covering(target, y, fraction, seed):
 
 
 @pytest.mark.algorithm("holdout")
-@given(y=_labels(), repeats=st.integers(1, 4), seed=SEEDS)
-def test_repeated_holdout_gives_that_many_stratified_splits(target, y, repeats, seed):
-    splits, c = call(target, "repeated_holdout", y, np.random.default_rng(seed), repeats=repeats)
+@given(
+    y=_labels(),
+    repeats=st.integers(1, 4),
+    fraction=st.sampled_from([None, 2 / 3, 0.8]),  # None: the default 0.75, not passed
+    seed=SEEDS,
+)
+def test_repeated_holdout_gives_that_many_stratified_splits(target, y, repeats, fraction, seed):
+    keywords = {"repeats": repeats} | ({} if fraction is None else {"train_fraction": fraction})
+    splits, c = call(target, "repeated_holdout", y, np.random.default_rng(seed), **keywords)
     if len(splits) != repeats:
         fail(f"repeated_holdout returned {len(splits)} splits, but should return {repeats}", c)
     for i, split in enumerate(splits):
-        _assert_stratified(split, y, 0.75, f"repeated_holdout split {i}", c)
+        _assert_stratified(split, y, fraction or 0.75, f"repeated_holdout split {i}", c)
 
 
 def _test_overlap(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> Agreement:
@@ -437,3 +443,71 @@ def test_minibatches_are_shuffled_afresh_on_each_call_from_the_generator_given(
         lambda a, b: _part_overlaps(labels(a), labels(b), "batch"),
         what=f"minibatches({N}, {m}, rng)",
     )
+
+
+# --- support on small n -------------------------------------------------------------------
+
+# Each part a sampler returns (a fold, the out-of-bag set, a minibatch), over repeated draws
+# from one generator, holds only indices of range(n) and reaches every one of them: an index
+# range off by one (range(n − 1), or 1..n) leaves one example out, which on large n moves the
+# statistics above by less than their noise. Probability that a correct sampler leaves an
+# index out of a part in REACH draws: at most (1 − 1/5)^120 ≈ 2.5e-12 (the rarest part below
+# holds an index with probability ≥ 1/5 at n ≤ 5); over 4 sizes, ≤ 6 parts, 5 indices and 3
+# examples: ≤ 1e-9 per check. Power: an index never drawn is always caught.
+REACH = 120
+SMALL_N = (2, 3, 4, 5)
+
+
+def _bootstrap_parts(target, n, rng):
+    out, c = call(target, "bootstrap", n, rng)
+    return {"sample": out[0], "out-of-bag set": out[1]}, c
+
+
+def _k_fold_parts(target, n, rng):
+    splits, c = call(target, "k_fold", n, 2, rng)
+    parts = {f"test fold {i}": test for i, (_, test) in enumerate(splits)}
+    return parts | {f"training set {i}": train for i, (train, _) in enumerate(splits)}, c
+
+
+def _holdout_parts(target, n, rng):
+    # one class, half of it for training: both sets hold an example for every n ≥ 2
+    out, c = call(target, "holdout", np.zeros(n, dtype=np.int64), rng, train_fraction=0.5)
+    return {"training set": out[0], "test set": out[1]}, c
+
+
+def _minibatch_parts(target, n, rng):
+    batches, c = call(target, "minibatches", n, 2, rng)
+    return {f"minibatch {i}": batch for i, batch in enumerate(batches)}, c
+
+
+SAMPLERS = {
+    "bootstrap": _bootstrap_parts,
+    "k_fold": _k_fold_parts,
+    "holdout": _holdout_parts,
+    "epochs": _minibatch_parts,
+}
+
+
+@pytest.mark.parametrize("algorithm", SAMPLERS)
+@statistical
+@given(seed=SEEDS)
+def test_each_part_of_a_random_split_reaches_every_index_and_no_other(target, algorithm, seed):
+    rng = np.random.default_rng(seed)
+    for n in SMALL_N:
+        reached: dict[str, set[int]] = {}
+        for _ in range(REACH):
+            parts, c = SAMPLERS[algorithm](target, n, rng)
+            for part, out in parts.items():
+                index = _indices(out, f"{algorithm}({n}) {part}", c)
+                outside = index[(index < 0) | (index >= n)]
+                if outside.size:
+                    fail(f"{algorithm}({n}) {part}: indices {outside.tolist()} lie outside "
+                         f"0..{n - 1}", c)  # fmt: skip
+                reached.setdefault(part, set()).update(index.tolist())
+        for part, seen in reached.items():
+            if missing := sorted(set(range(n)) - seen):
+                fail(
+                    f"{algorithm}({n}) {part}: indices {missing} never drawn in {REACH} calls "
+                    f"from one generator (each should be reachable)",
+                    c,
+                )

@@ -541,3 +541,29 @@ def test_init_in_each_mode_draws_that_distribution(
     assert_close(ks_midpoints(w.size), _cdfs(w, sigma2)[mode],
                  what=f"{_ks_what(f'{function}({keyword}={mode!r})', w.size)}", call=c,
                  tol=ks_tolerance(w.size))  # fmt: skip
+
+
+@pytest.mark.algorithm("mlp")
+@given(data=st.data())
+def test_mlp_with_the_activation_given_matches_the_oracle(target, dtype, data):
+    # activation given (every other check leaves the default relu): tanh between the layers
+    x, params = data.draw(_mlp_inputs(dtype))
+    out, c = call(target, "mlp", x, params, activation="tanh")
+    expected = oracle.mlp(x, params, activation="tanh")
+    assert_close(out, expected, what="mlp(x, params, activation='tanh')", call=c, dtype=dtype)
+
+
+@pytest.mark.parametrize("algorithm", INITS)
+@statistical
+@given(c_in=st.integers(4, 8), fan_out=st.integers(32, 64), seed=SEEDS)
+def test_init_of_a_convolution_kernel_has_the_shape_given_and_the_variance_of_its_fans(
+    target, algorithm, c_in, fan_out, seed
+):
+    # shape given: a (fan_out, c_in, 3, 3) kernel, fan_in = 9·c_in; its weights have zero mean
+    # and the documented variance of the fans (the two comparisons of the init checks above)
+    fan_in, shape = 9 * c_in, (fan_out, c_in, 3, 3)
+    w, c = call(target, algorithm, fan_in, fan_out, np.random.default_rng(seed), shape=shape)
+    if np.shape(w) != shape:
+        fail(f"{algorithm}({fan_in}, {fan_out}, shape={shape}): out has shape {np.shape(w)}", c)
+    sigma2 = INITS[algorithm](fan_in, fan_out)
+    _assert_zero_mean_and_the_variance(np.asarray(w, dtype=np.float64), sigma2, algorithm, c)

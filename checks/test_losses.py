@@ -43,7 +43,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.assertions import assert_close, assert_matches_variant, call, derived, fail
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
 from nnconform.checks.strategies import (
     SEEDS,
@@ -342,7 +342,7 @@ def _flat(grads: Any, case: Case, what: str, c, dtype: str | None = None) -> np.
             fail(f"{what}: gradient of input {index} has shape {grad.shape}, but should have "
                  f"shape {shape}", c)  # fmt: skip
         flat.append(grad.ravel())
-    return np.concatenate(flat)
+    return derived(np.concatenate(flat), *grads)
 
 
 def _oracle_backward(function: str, case: Case, dy: float, **mode) -> Callable[..., np.ndarray]:

@@ -732,3 +732,47 @@ def test_weight_norm_with_unit_g_has_squared_singular_values_summing_to_d_o(
     sigma = np.linalg.svd(w.reshape(d_o, -1), compute_uv=False)
     assert_close(np.sum(sigma**2), float(d_o), what=f"Σ σᵢ(W̄)² of weight_norm(v, g = 1), v of "
                  f"shape {shape}", call=c, dtype=F64)  # fmt: skip
+
+
+@pytest.mark.algorithm("batch_norm")
+@given(data=st.data(), seed=SEEDS)
+def test_batch_norm_in_evaluation_gives_the_gradients_of_the_running_statistics(target, data, seed):
+    # Every field of the backward in evaluation too: ∂ℓ/∂x̂ = dy·γ, and ∂ℓ/∂σ², ∂ℓ/∂μ are the
+    # gradients with respect to the running statistics as free inputs (σ̄² does not depend on
+    # μ̄, so ∂ℓ/∂μ has only its first term): against the oracle, and against central
+    # differences of the target's forward in running_mean and running_var.
+    shape = data.draw(bn_shapes(min_n=1), label="shape")
+    eps = data.draw(EPSILONS, label="eps")
+    x, gamma, beta, rm, rv = bn_inputs(seed, shape)
+    dy = np.random.default_rng(seed + 1).standard_normal(shape)
+    kwargs = dict(training=False, eps=eps)
+    out, _ = call(target, "batch_norm", x, gamma, beta, rm, rv, **kwargs)
+    grads, c_back = call(target, "batch_norm_backward", dy, out[1])
+    reference = oracle.batch_norm_backward(dy, oracle.batch_norm(x, gamma, beta, rm, rv,
+                                                                 **kwargs).cache)  # fmt: skip
+    for index, part in enumerate(PARTS[:3]):
+        assert_close(grads[index], reference[index], what=f"batch_norm_backward {part} in "
+                     "evaluation", call=c_back, dtype=F64)  # fmt: skip
+    if grads[1] is None or grads[2] is None:
+        return  # not exposed: nothing to differentiate against
+    forward = target.get("batch_norm")
+    assert_backward_matches_finite_differences(
+        lambda mean, var: forward(x, gamma, beta, mean, var, **kwargs)[0],
+        [rm, rv], dy, [grads[2], grads[1]], [0, 1], seed=seed,
+        what="batch_norm_backward dmean, dvar in evaluation", call=c_back,
+    )  # fmt: skip
+
+
+@pytest.mark.algorithm("spectral_norm")
+@given(seed=SEEDS, shape=SPECTRAL_SHAPES, eps=st.sampled_from([1e-3, 1e-1]))
+def test_spectral_norm_guards_a_tiny_power_iteration_with_the_eps_given(target, seed, shape, eps):
+    # eps given, on a W so small (‖Wᵀu‖ ≈ 1e-4) that the power iteration's normalisation
+    # a/max(‖a‖, eps) divides by eps: a target that ignores eps normalises by ‖a‖
+    W = 1e-4 * np.random.default_rng(seed).standard_normal(shape)
+    u = np.random.default_rng(seed + 1).standard_normal(shape[0])
+    u /= np.linalg.norm(u)
+    out, c = call(target, "spectral_norm", W, u, n_power_iterations=1, eps=eps)
+    expected = oracle.spectral_norm(W, u, n_power_iterations=1, eps=eps)
+    for index, part in enumerate(("weight", "u", "v", "sigma")):  # torch keeps σ (None)
+        assert_close(out[index], expected[index], what=f"spectral_norm(W, u, eps={eps}).{part}",
+                     call=c, dtype=F64)  # fmt: skip

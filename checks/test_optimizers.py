@@ -413,3 +413,34 @@ def test_weight_decay_adds_the_gradient_of_the_l2_penalty(target, seed, shape, l
     out, c = call(target, "weight_decay", g, theta, lam=lam)
     assert_close(out, oracle.weight_decay(g, theta, lam=lam), what="weight_decay(g, θ, λ)",
                  call=c, dtype="float64")  # fmt: skip
+
+
+@pytest.mark.parametrize("algorithm", SPECS)
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=3), steps=st.integers(1, 6))
+def test_trajectory_matches_the_oracle_under_a_schedule(target, algorithm, seed, shape, steps):
+    # the helper that runs a whole optimisation: θ_1..θ_T (not θ_0), the gradient taken at the
+    # look-ahead point for the Nesterov forms, one learning rate per step (a decaying schedule)
+    spec = SPECS[algorithm]
+    theta0 = np.random.default_rng(seed).uniform(-1, 1, shape)
+    gradient = quadratic(seed, shape, spec.scale)
+    lrs = [spec.lr / (1 + k) for k in range(steps)]
+    path, c = call(target, "trajectory", algorithm, theta0.copy(),
+                   lambda theta: gradient(0, theta), steps, lr=lrs, **spec.hyper)  # fmt: skip
+    expected = oracle.trajectory(
+        algorithm, theta0, lambda theta: gradient(0, theta), steps, lr=lrs, **spec.hyper
+    )
+    assert_close(path, expected, what=f"trajectory({algorithm!r}, {steps} steps)", call=c,
+                 dtype="float64")  # fmt: skip
+
+
+@pytest.mark.parametrize("algorithm", ["gd", "sgd"])
+@given(seed=SEEDS, shape=shapes(max_dims=2, max_side=3), wd=st.sampled_from([0.01, 0.5]))
+def test_gradient_descent_with_weight_decay_matches_the_oracle(target, algorithm, seed, shape, wd):
+    # weight_decay given and not 0 (the other checks pass 0): the framework's wd, g + wd·θ
+    theta0 = np.random.default_rng(seed).uniform(-1, 1, shape)
+    gradient = quadratic(seed, shape)
+    lrs, hyper = [0.1] * 3, {"weight_decay": wd}
+    path, calls = run(target, algorithm, theta0, gradient, lrs, hyper)
+    expected, _ = oracle_path(algorithm, theta0, gradient, lrs, hyper)
+    assert_close(path, expected, what=f"{algorithm} with weight_decay={wd}, 3 steps",
+                 call=calls[-1], dtype="float64")  # fmt: skip

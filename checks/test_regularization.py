@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
 
 from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
@@ -36,7 +37,7 @@ from nnconform.checks.statistics import (
     statistical,
 )
 from nnconform.checks.strategies import SEEDS, arrays, modes, shapes
-from nnconform.checks.tolerances import EXACT
+from nnconform.checks.tolerances import EXACT, conditioned, tolerance
 from nnconform.reference import regularization as oracle
 
 FLOAT64 = "float64"
@@ -643,4 +644,132 @@ def test_early_stopping_keeps_a_copy_of_the_best_weights(target, losses, patienc
         what="state.best_params (the weights of the best epoch)",
         call=c,
         tol=EXACT,
+    )
+
+
+@pytest.mark.algorithm("early_stopping")
+@given(patience=st.integers(1, 4), wait=st.integers(-1, 1), default=st.booleans())
+def test_early_stopping_stops_exactly_when_the_wait_reaches_patience(
+    target, patience, wait, default
+):
+    # the boundary: a best epoch, then patience − 1, patience or patience + 1 epochs without
+    # improvement, then a better loss. At patience − 1 it keeps going and the late loss is
+    # the best; at patience it stops before it. (default: patience left to its default 10.)
+    patience = 10 if default else patience
+    plateau = patience + wait
+    losses = [1.0] + [1.0] * plateau + [0.5]
+    keywords = {} if default else {"patience": patience}
+    out, c = call(target, "early_stopping", losses, **keywords)
+    stop, best = (1 + patience, 1) if plateau >= patience else (len(losses), len(losses))
+    if len(out) != 2:
+        fail(f"early_stopping: out={out!r}, but should be a pair (stop_epoch, best_epoch)", c)
+    what = f"early_stopping({losses}, patience={patience})"
+    assert_close(out[0], stop, what=f"{what}: stop_epoch", call=c, tol=EXACT)
+    assert_close(out[1], best, what=f"{what}: best_epoch", call=c, tol=EXACT)
+
+
+def _assert_state(state, expected, what: str, c) -> None:
+    """Every field of an early-stopping state against the oracle's, exactly."""
+    for name in oracle.EarlyStoppingState._fields:
+        if name == "best_params":
+            continue  # compared by the check that updates the weights in place
+        value = getattr(state, name, None)
+        if value is None:
+            fail(f"{what}: the state has no field {name!r}", c)
+        assert_close(value, getattr(expected, name), what=f"{what}.{name}", call=c, tol=EXACT)
+
+
+@pytest.mark.algorithm("early_stopping")
+@given(losses=LOSSES, patience=st.integers(1, 5))
+@example(losses=PLATEAU, patience=2)
+def test_early_stopping_state_matches_the_oracle_from_the_initial_state_on(
+    target, losses, patience
+):
+    # the initial state too: best_loss inf, best_epoch 0, epoch 0, wait 0, not stopped
+    state, c = call(target, "early_stopping_init", patience)
+    expected = oracle.early_stopping_init(patience)
+    _assert_state(state, expected, f"early_stopping_init({patience})", c)
+    for epoch, loss in enumerate(losses, 1):
+        state, c = call(target, "early_stopping_update", state, loss)
+        expected = oracle.early_stopping_update(expected, loss)
+        _assert_state(state, expected, f"early_stopping_update after epoch {epoch}", c)
+
+
+# --- the support of the masks and resamples on small n ------------------------------------
+
+
+@pytest.mark.algorithm("dropout")
+@statistical
+@given(p=KEEP, seed=SEEDS)
+def test_dropout_mask_is_zeros_and_ones_and_every_unit_is_both_kept_and_dropped(target, p, seed):
+    # Exact support: a mask of 0.0 and 1.0 of the shape asked for, and every unit of (4, 3)
+    # kept in some of 256 masks and dropped in others (drawn as one (256, 4, 3) mask). A
+    # correct target leaves a unit always kept with probability p^256 ≤ 0.9^256 ≈ 2e-12 or
+    # always dropped with (1 − p)^256 ≤ 0.85^256 ≈ 8e-19: over 12 units and 3 examples,
+    # ≤ 1e-10 per check. Power: a mask shared across the batch (drawn for one row and
+    # broadcast), or a unit never kept or never dropped, is always caught.
+    shape = (256, 4, 3)
+    mask, c = call(target, "dropout_mask", shape, p=p, rng=np.random.default_rng(seed))
+    if np.shape(mask) != shape:
+        fail(f"dropout_mask({shape}): out has shape {np.shape(mask)}, but should be {shape}", c)
+    values = np.unique(np.asarray(mask, dtype=np.float64))
+    if not set(values.tolist()) <= {0.0, 1.0}:
+        fail(f"dropout_mask({shape}, p={p}): values {values[:5].tolist()}, not only 0 and 1", c)
+    kept = np.asarray(mask, dtype=np.float64).reshape(shape[0], -1)
+    never = np.flatnonzero(kept.max(axis=0) == 0), np.flatnonzero(kept.min(axis=0) == 1)
+    for units, how in zip(never, ("kept", "dropped"), strict=True):
+        if units.size:
+            fail(
+                f"dropout_mask({shape}, p={p}): units {units.tolist()} of the (4, 3) rows are "
+                f"never {how} in {shape[0]} rows (each row is a fresh draw of every unit)",
+                c,
+            )
+    assert_close(
+        np.float64(kept.mean()),
+        p,
+        what=f"the fraction of units dropout_mask keeps (keep probability p = {p})",
+        call=c,
+        tol=binomial_fraction_tolerance(kept.size, p),
+    )
+
+
+@pytest.mark.algorithm("bagging")
+@statistical
+@given(seed=SEEDS)
+def test_bagging_samples_reach_every_index_on_small_n(target, seed):
+    # k = 200 resamples of n ≤ 5: an index is missing from all of them with probability
+    # (1 − 1/n)^(200n) ≤ e^−200 for a correct target (never, in practice). Power: an index
+    # range off by one (range(n − 1)) always leaves n − 1 out; out of range is caught below.
+    rng = np.random.default_rng(seed)
+    for n in (1, 2, 3, 5):
+        rows, c = call(target, "bagging_samples", n, 200, rng)
+        rows = _rows(rows, (200, n), f"bagging_samples({n}, 200)", c)
+        if missing := sorted(set(range(n)) - set(rows.ravel().tolist())):
+            fail(f"bagging_samples({n}, 200): indices {missing} never drawn in 200 resamples", c)
+
+
+# --- the kernel of the MMD penalty ---------------------------------------------------------
+
+
+@pytest.mark.algorithm("mmd")
+@given(data=st.data(), sigma=st.sampled_from([None, 0.5, 1.0, 3.0]))
+def test_gaussian_kernel_is_exp_of_minus_the_squared_distance_over_two_sigma_squared(
+    target, data, sigma
+):
+    # every pair of rows, against scipy's squared Euclidean distances; sigma given or left
+    # to its default 1 (scikit-learn's γ = 1/(2σ²) convention misread shows at every σ ≠ 1/√2)
+    d = data.draw(st.integers(1, 3), label="d")
+    X = data.draw(arrays((data.draw(st.integers(1, 4), label="M"), d), low=-2, high=2), label="X")
+    Y = data.draw(arrays((data.draw(st.integers(1, 4), label="N"), d), low=-2, high=2), label="Y")
+    keywords = {} if sigma is None else {"sigma": sigma}
+    K, c = call(target, "gaussian_kernel", X, Y, **keywords)
+    exponent = cdist(X, Y, "sqeuclidean") / (2.0 * (1.0 if sigma is None else sigma) ** 2)
+    assert_close(
+        K,
+        np.exp(-exponent),
+        what=f"gaussian_kernel(X, Y, sigma={sigma})",
+        call=c,
+        dtype=FLOAT64,
+        # exp(−a) turns a's rounding into a relative error of |a| ulps
+        tol=conditioned(tolerance(FLOAT64), float(exponent.max()) + 1.0),
     )

@@ -29,7 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from nnconform.checks.assertions import Call, assert_close, assert_matches_variant, call, fail
+from nnconform.checks.assertions import (
+    Call,
+    assert_close,
+    assert_matches_variant,
+    call,
+    derived,
+    fail,
+)
 from nnconform.checks.targets import Target
 from nnconform.checks.tolerances import tolerance
 from nnconform.reference import optimizers as oracle
@@ -76,7 +83,7 @@ def unpack(out: Any, c: Call, shape: tuple[int, ...], name: str) -> tuple[np.nda
         fail(f"{name}_step: theta_new has shape {theta.shape}, but should have shape {shape}", c)
     if not np.issubdtype(theta.dtype, np.floating):
         fail(f"{name}_step: theta_new has dtype {theta.dtype}, which is not floating", c)
-    return theta.astype(np.float64), state
+    return derived(theta.astype(np.float64), out[0]), state
 
 
 def run(
@@ -111,7 +118,7 @@ def run(
         theta, state = unpack(out, c, theta0.shape, name)
         path.append(theta)
         calls.append(c)
-    return np.stack(path), calls
+    return derived(np.stack(path), *path), calls
 
 
 def oracle_path(

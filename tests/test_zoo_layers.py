@@ -6,6 +6,12 @@ from tests.zoo import assert_caught
 
 BUGS = {
     # target: (-k expression, the check that must fail)
+    # keywords never given before
+    "mlp_always_relu": ("mlp", "mlp::mlp_with_the_activation_given_matches_the_oracle"),
+    "glorot_init_ignoring_shape": (
+        "glorot_init",
+        "glorot_init::init_of_a_convolution_kernel_has_the_shape_given_and_the_variance_of_its_fans",
+    ),
     "conv2d_ignores_dilation": ("conv2d", "conv2d::conv2d_forward_matches_the_oracle"),
     "conv2d_backward_flipped_kernel": (
         "conv2d",

@@ -6,6 +6,15 @@ from tests.zoo import assert_caught, failed, run_checks
 
 BUGS = {
     # target: (-k expression selecting the checks, the checks that must fail)
+    "spectral_norm_ignoring_eps": (
+        "spectral_norm",
+        "spectral_norm::spectral_norm_guards_a_tiny_power_iteration_with_the_eps_given",
+    ),
+    # an output never read before: dmean in evaluation mode
+    "bn_training_dmean_in_evaluation": (
+        "batch_norm and evaluation",
+        "batch_norm::batch_norm_in_evaluation_gives_the_gradients_of_the_running_statistics",
+    ),
     "bn_backward_without_dvar_term": (
         "batch_norm_dx_matches or orthogonal_to_x_hat",
         {

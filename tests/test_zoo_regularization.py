@@ -6,6 +6,21 @@ from tests.zoo import assert_caught
 
 BUGS = {
     # target: (-k expression, the checks that must fail)
+    # a default never left to itself before
+    "early_stopping_lightning_patience": (
+        "early_stopping",
+        {"early_stopping::early_stopping_stops_exactly_when_the_wait_reaches_patience"},
+    ),
+    # support: every row a correct mask; no check called dropout_mask before
+    "dropout_mask_shared_across_the_batch": (
+        "dropout_mask",
+        {"dropout::dropout_mask_is_zeros_and_ones_and_every_unit_is_both_kept_and_dropped"},
+    ),
+    # a function no check called before: mmd itself uses the oracle's own kernel
+    "gaussian_kernel_sigma_squared": (
+        "gaussian_kernel",
+        {"mmd::gaussian_kernel_is_exp_of_minus_the_squared_distance_over_two_sigma_squared"},
+    ),
     "dropout_inverted_times_p": (
         "dropout",
         {

@@ -103,3 +103,11 @@ gelu_tanh_mode_as_erf = planted("gelu variant='tanh' computes erf", gelu=_gelu_t
 log_softmax_through_softmax = planted(
     "log_softmax as log(softmax(z))", log_softmax=_log_softmax_through_softmax
 )
+
+
+def _softmax_last_axis_only(z, *, axis=-1):
+    # the axis argument accepted and ignored: always normalises the last axis
+    return ref.softmax(z)
+
+
+softmax_last_axis_only = planted("softmax ignoring its axis", softmax=_softmax_last_axis_only)

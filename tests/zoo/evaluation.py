@@ -75,3 +75,16 @@ minibatches_shuffled_once = planted(
 repeated_holdout_one_split = planted(
     "repeated holdout repeating one split", repeated_holdout=_repeated_holdout_one_split
 )
+
+
+def _bootstrap_high_inclusive(n, rng):
+    # integers(low, high) read as inclusive of high: n − 1 is never drawn, yet every index is
+    # in range and the out-of-bag set is still the exact complement of the sample
+    sample = rng.integers(0, max(n - 1, 1), size=n)
+    return sample, np.setdiff1d(np.arange(n), sample)
+
+
+bootstrap_high_inclusive = planted(
+    "bootstrap drawing from range(n − 1): the last example is never sampled",
+    bootstrap=_bootstrap_high_inclusive,
+)

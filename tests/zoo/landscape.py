@@ -38,3 +38,29 @@ minimum_ratio_counting_zero = planted(
     "minimum ratio counting zero eigenvalues as positive",
     minimum_ratio=_minimum_ratio_counting_zero,
 )
+
+
+def _critical_point_strict_zero(H, *, tol=1e-8):
+    # an eigenvalue counts as zero only strictly inside tol: λ = tol exactly is "positive"
+    # without being > tol, so a spectrum (tol, 1) reads as a minimum, not degenerate
+    lam = np.linalg.eigvalsh(np.asarray(H, dtype=np.float64))
+    if np.any(lam > tol) and np.any(lam < -tol):
+        return "saddle"
+    if np.any(np.abs(lam) < tol):
+        return "degenerate"
+    return "local_minimum" if lam[0] > 0 else "local_maximum"
+
+
+def _minimum_ratio_default_tol(H, *, tol=1e-8):
+    # an adapter that drops the caller's tol and counts with the library's default
+    lam = np.linalg.eigvalsh(np.asarray(H, dtype=np.float64))
+    return float(np.count_nonzero(lam > 1e-8)) / lam.size
+
+
+critical_point_strict_zero = planted(
+    "critical point: |λ| < tol, not ≤ tol, counts as zero",
+    critical_point=_critical_point_strict_zero,
+)
+minimum_ratio_default_tol = planted(
+    "minimum ratio ignoring the tol it is given", minimum_ratio=_minimum_ratio_default_tol
+)

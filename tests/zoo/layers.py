@@ -146,3 +146,19 @@ glorot_init_uniform_draws_a_normal = planted(
     "Glorot initialisation drawing a normal in its uniform mode",
     glorot_init=_glorot_init_uniform_draws_a_normal,
 )
+
+
+def _mlp_always_relu(x, params, *, activation="relu"):
+    # the activation argument accepted and ignored
+    return ref.mlp(x, params)
+
+
+def _glorot_init_ignoring_shape(fan_in, fan_out, rng, *, distribution="normal", shape=None):
+    # the (fan_out, fan_in) matrix whatever shape is asked for
+    return ref.glorot_init(fan_in, fan_out, rng, distribution=distribution)
+
+
+mlp_always_relu = planted("mlp ignoring its activation", mlp=_mlp_always_relu)
+glorot_init_ignoring_shape = planted(
+    "Glorot init ignoring the shape it is given", glorot_init=_glorot_init_ignoring_shape
+)

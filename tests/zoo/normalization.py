@@ -172,3 +172,30 @@ bn_one_pass_variance_in_float32 = planted(
 bn_nan_on_a_constant_channel = planted(
     "batch norm returning NaN on a constant channel", batch_norm=_bn_nan_on_a_constant_channel
 )
+
+
+def _bn_backward_training_dmean_in_evaluation(dy, cache):
+    # the training formula of ∂ℓ/∂μ (with its ∂ℓ/∂σ² term) in evaluation as well: dx, dγ and
+    # dβ, the gradients a network uses, are still right
+    grads = ref.batch_norm_backward(dy, cache)
+    if cache.training:
+        return grads
+    x, mu, axes = cache.x, cache.mean.reshape((1, -1) + (1,) * (cache.x.ndim - 2)), cache.axes
+    extra = grads.dvar * (-2 * (x - mu)).sum(axis=axes).reshape(-1) / cache.m
+    return grads._replace(dmean=grads.dmean + extra)
+
+
+bn_training_dmean_in_evaluation = planted(
+    "batch norm's training ∂ℓ/∂μ in evaluation mode",
+    batch_norm_backward=_bn_backward_training_dmean_in_evaluation,
+)
+
+
+def _spectral_norm_ignoring_eps(W, u, v=None, *, n_power_iterations=1, eps=1e-12):
+    # the eps argument accepted and the library's 1e-12 used
+    return ref.spectral_norm(W, u, v, n_power_iterations=n_power_iterations)
+
+
+spectral_norm_ignoring_eps = planted(
+    "spectral norm ignoring its eps", spectral_norm=_spectral_norm_ignoring_eps
+)

@@ -298,3 +298,23 @@ def _float32_only():
 
 
 float32_only = _float32_only()
+
+
+def _trajectory_from_theta0(name, theta0, grad_fn, steps, *, lr, **hyper):
+    # θ_0..θ_{T−1}: each θ recorded before its step, not after
+    path = ref.trajectory(name, theta0, grad_fn, steps, lr=lr, **hyper)
+    return np.concatenate([np.asarray(theta0, dtype=np.float64)[None], path[:-1]])
+
+
+def _gd_step_weight_decay_twice(theta, g, state, *, lr, weight_decay=0.0):
+    # seed 000's penalty λ‖θ‖² differentiated (2λθ) with the framework's wd taken for λ
+    return ref.gd_step(theta, np.asarray(g) + weight_decay * np.asarray(theta), state, lr=lr,
+                       weight_decay=weight_decay)  # fmt: skip
+
+
+trajectory_from_theta0 = planted(
+    "trajectory recording θ before each step", trajectory=_trajectory_from_theta0
+)
+gd_weight_decay_twice = planted(
+    "gradient descent adding weight decay twice", gd_step=_gd_step_weight_decay_twice
+)

@@ -130,3 +130,34 @@ bagging_samples_fixed_seed = planted(
     "bagging with a fixed seed instead of the generator",
     bagging_samples=_bagging_samples_fixed_seed,
 )
+
+
+def _early_stopping_lightning_patience(val_losses, *, patience=3):
+    # PyTorch Lightning's default patience (3), not the source's 10: only a call that leaves
+    # patience to its default shows it
+    return ref.early_stopping(val_losses, patience=patience)
+
+
+def _dropout_mask_shared_across_the_batch(shape, *, p, rng):
+    # one row of units drawn and broadcast over the batch: each row on its own is a correct
+    # Bernoulli(p) mask, and the keep fraction is right on average
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return np.broadcast_to(ref.dropout_mask(shape[1:], p=p, rng=rng), shape).copy()
+
+
+def _gaussian_kernel_sigma_squared(X, Y, *, sigma=1.0):
+    # exp(−‖x − y‖²/σ²): the 2 of 2σ² dropped (γ = 1/σ² for scikit-learn's 1/(2σ²))
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    return np.exp(-np.sum((X[:, None, :] - Y[None, :, :]) ** 2, axis=-1) / sigma**2)
+
+
+early_stopping_lightning_patience = planted(
+    "early stopping with a default patience of 3", early_stopping=_early_stopping_lightning_patience
+)
+dropout_mask_shared_across_the_batch = planted(
+    "dropout mask drawn for one row and shared by the batch",
+    dropout_mask=_dropout_mask_shared_across_the_batch,
+)
+gaussian_kernel_sigma_squared = planted(
+    "Gaussian kernel exp(−‖x − y‖²/σ²)", gaussian_kernel=_gaussian_kernel_sigma_squared
+)
