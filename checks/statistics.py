@@ -12,9 +12,9 @@ statistical check runs ``EXAMPLES`` examples (whatever the profile) and makes at
 Each bound below holds exactly (or is conservative) for a correct target: exact binomial and
 chi-square quantiles, Hoeffding's and McDiarmid's inequalities, and the Dvoretzky–Kiefer–
 Wolfowitz–Massart inequality for a Kolmogorov–Smirnov test of a whole distribution (it tells
-a truncated normal from a normal, which moments and tail shares of a few 1e4 draws cannot). No normal approximation is
-trusted out in the tails at 5 sigma. The bounds become tolerances for ``assert_close``, so the
-verdict records the observed deviation next to the allowed one.
+a truncated normal from a normal, which moments and tail shares of a few 1e4 draws cannot).
+No normal approximation is trusted out in the tails at 5 sigma. The bounds become tolerances
+for ``assert_close``, so the verdict records the observed deviation next to the allowed one.
 
 Independence across calls (``assert_drawn_afresh``): a function that draws (a dropout mask, a
 resample, a shuffle, a split) is called twice with one generator, once with a fresh generator

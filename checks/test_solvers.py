@@ -20,9 +20,16 @@ import scipy.optimize
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnconform.checks.assertions import Call, assert_close, assert_matches_variant, call, fail
+from nnconform.checks.assertions import (
+    Call,
+    assert_close,
+    assert_matches_variant,
+    call,
+    derived,
+    fail,
+)
 from nnconform.checks.strategies import SEEDS, modes
-from nnconform.checks.tolerances import MINIMISERS, Tolerance
+from nnconform.checks.tolerances import EXACT, MINIMISERS, Tolerance
 from nnconform.reference import solvers as oracle
 
 
@@ -30,10 +37,10 @@ def _iterates(out: Any, c: Call, attribute: str = "iterates") -> np.ndarray:
     value = getattr(out, attribute, None)
     if value is None:
         fail(f"{c.function} must return a result with .{attribute}, got {type(out).__name__}", c)
-    value = np.asarray(value)
-    if value.ndim != 2 or not np.all(np.isfinite(value)):
-        fail(f"{c.function}: .{attribute} must be a finite (steps + 1, n) array, got {value}", c)
-    return value.astype(np.float64)
+    array = np.asarray(value)
+    if array.ndim != 2 or not np.all(np.isfinite(array)):
+        fail(f"{c.function}: .{attribute} must be a finite (steps + 1, n) array, got {array}", c)
+    return derived(array.astype(np.float64), value)
 
 
 # --- APG / FISTA ------------------------------------------------------------------------
@@ -77,15 +84,32 @@ def test_apg_obeys_the_fista_bound(target, seed, steps):
 
 @pytest.mark.algorithm("apg")
 @pytest.mark.parametrize("g", ["none", "l1"])
-@given(seed=SEEDS, steps=st.integers(5, 20))
-def test_apg_iterates_match_the_oracle(target, g, seed, steps):
+@given(seed=SEEDS, steps=st.integers(5, 20), tol=st.sampled_from([None, 0.0, 1e-3, 1e-1]))
+def test_apg_iterates_match_the_oracle(target, g, seed, steps, tol):
+    # every field: the iterates, x, and (iterations, converged) exactly; tol left out (the
+    # default 0 runs every step) or given, large enough for the gradient mapping to stop early
     q, b, x0, _ = _convex_quadratic(seed)
     lr = 1.0 / float(np.linalg.eigvalsh(q).max())
     extra = {} if g == "none" else {"prox": lambda v, lr: oracle.soft_threshold(v, 0.3 * lr)}
+    if tol is not None:
+        extra["tol"] = tol
     out, c = call(target, "apg", lambda x: q @ x - b, x0.copy(), lr=lr, steps=steps, **extra)
-    expected = oracle.apg(lambda x: q @ x - b, x0, lr=lr, steps=steps, **extra).iterates
-    assert_close(_iterates(out, c), expected, what=f"apg iterates (g = {g})", call=c,
-                 dtype="float64")  # fmt: skip
+    expected = oracle.apg(lambda x: q @ x - b, x0, lr=lr, steps=steps, **extra)
+    what = f"apg (g = {g}{'' if tol is None else f', tol = {tol}'})"
+    xs = _iterates(out, c)
+    if xs.shape != expected.iterates.shape:
+        fail(f"{what}: {len(xs) - 1} steps, but the oracle takes {expected.iterations}", c)
+    assert_close(xs, expected.iterates, what=f"{what} iterates", call=c, dtype="float64")
+    assert_close(out.x, expected.x, what=f"{what} x", call=c, dtype="float64")
+    _assert_same_counts(out, c, expected, what)
+
+
+def _assert_same_counts(out: Any, c: Call, expected: Any, what: str) -> None:
+    """(iterations, converged) exactly the oracle's."""
+    counts = np.array([out.iterations, out.converged], dtype=np.float64)
+    counts = derived(counts, out.iterations, out.converged)
+    assert_close(counts, np.array([expected.iterations, expected.converged], dtype=np.float64),
+                 what=f"{what} (iterations, converged)", call=c, tol=EXACT)  # fmt: skip
 
 
 # --- Newton, CG, BFGS -------------------------------------------------------------------
@@ -407,9 +431,7 @@ def _assert_counts(out: Any, c: Call, expected: Any, grad, *, steps: int, tol: f
     if early or iterations > steps:
         fail(f"{name}: took {iterations} steps with steps = {steps}, tol = {tol!r}, though "
              f"‖∇f(x_k)‖ ≤ tol already at k = {early[:3]}", c)  # fmt: skip
-    if (iterations, bool(converged)) != (expected.iterations, expected.converged):
-        fail(f"{name}: (iterations, converged) = ({iterations}, {converged}), but the oracle "
-             f"gives ({expected.iterations}, {expected.converged})", c)  # fmt: skip
+    _assert_same_counts(out, c, expected, name)
 
 
 @pytest.mark.parametrize(("algorithm", "mode"), SOLVERS)
@@ -433,6 +455,7 @@ def test_solver_iterates_counts_and_flag_match_the_oracle_on_harder_problems(
         fail(f"{what}: {len(xs) - 1} steps, but the oracle takes {expected.iterations} "
              f"(steps = {steps}, tol = {tol!r})", c)  # fmt: skip
     assert_close(xs, expected.iterates, what=what, call=c, tol=ITERATES)
+    assert_close(out.x, expected.x, what=f"{what}: x", call=c, tol=ITERATES)
     _assert_counts(out, c, expected, problem[1], steps=steps, tol=tol)
 
 
