@@ -206,7 +206,8 @@ def test_adagrad_starts_its_accumulator_at_zero_with_eps_inside_the_root(functio
 
 
 def test_adam_and_adamw_are_offered_through_the_weight_decay_mode(functions, rng):
-    theta, g = rng.standard_normal(4), rng.standard_normal(4)
+    # a (2, 3) θ: stepped flattened and zero-padded to 8 coordinates, its shape given back
+    theta, g = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     for mode in ("l2", "decoupled"):
         mine, _ = functions.adam_step(theta, g, functions.adam_init(theta), lr=0.1,
                                       weight_decay=0.3, weight_decay_mode=mode)  # fmt: skip
