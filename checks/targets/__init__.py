@@ -13,8 +13,8 @@ It may also declare:
     dtypes: tuple[str, ...]        numpy dtype names it computes in (default: ("float64",))
     devices: tuple[str, ...]       devices it runs on (default: ("cpu",))
 
-Built in: ``reference`` (the oracle itself, which must pass everything) and ``torch``. A
-user's own target is a module (``my_kernels``) or ``module:attr``: a module, a class
+Built in: ``reference`` (the oracle itself, which must pass everything), ``torch`` and ``jax``.
+A user's own target is a module (``my_kernels``) or ``module:attr``: a module, a class
 instance, or a factory (a function or class) that takes ``device=`` and returns one.
 """
 
@@ -49,6 +49,7 @@ __all__ = [
 BUILTIN = {
     "reference": "nnconform.checks.targets.reference:make_target",
     "torch": "nnconform.checks.targets.torch:make_target",
+    "jax": "nnconform.checks.targets.jax:make_target",
 }
 
 

@@ -53,8 +53,8 @@ TypeError, which the checks read as unsupported in that mode:
     nesterov_step     optax.sgd(momentum=α, nesterov=True) keeps the shifted variable, as
                       PyTorch does: θ here is optax's parameter (the reference's look-ahead
                       point θ + αv) and g the gradient there; no nesterov_lookahead
-    adagrad_step      variant "eps_inside" (optax.adagrad: θ ← θ − lr·g/√(r + ε)); root_sum,
-                      lee: TypeError
+    adagrad_step      variant "eps_inside" (optax.adagrad: θ ← θ − lr·g/√(r + ε), the
+                      catalogue variant being added); root_sum, lee: TypeError
     rmsprop_step      variant "eps_inside" → optax.rmsprop(eps_in_sqrt=True) (its default),
                       "eps_outside" → eps_in_sqrt=False
     decay             kind "step" → optax.exponential_decay(transition_steps=step_size,
@@ -96,10 +96,17 @@ because JAX cannot take the input the reference's signature gives it:
     none (NotImplementedError). spectral_norm's v: flax keeps only u and σ (None).
 
 Speed: every function is ``jax.jit``-compiled once per (function, static arguments); jit
-caches each compiled program per input shape and dtype. Element-wise activations are
-flattened and padded with zeros to a power-of-two size (at least 8) and sliced back, so that
-few sizes are ever compiled: a layout choice, no arithmetic on any result. A function's first
-call compiles (the gate allows it 5 times the per-call limit).
+caches each compiled program per input shape and dtype. Element-wise activations, the
+optimisers' steps (coordinate-wise: a padded coordinate has θ = g = 0 and stays 0) and
+dropout_sample's mask are flattened and padded with zeros to a power-of-two size (at least 8)
+and sliced back, so that few sizes are ever compiled: a layout choice, no arithmetic on any
+result. Schedules evaluate the padded counts likewise. A function's first call compiles (the
+gate allows it 5 times the per-call limit). dropout_sample runs eagerly (flax compares its
+rate in Python), each operation compiled once per padded size.
+
+What the platform keeps of its own: XLA's CPU backend treats subnormal inputs and results as
+0 (denormals-are-zero, flush-to-zero; JAX's "Sharp bits" documents it): at a subnormal input
+the activations take their derivative at 0. The adapter does not work around it.
 
 Sources: jax.nn, jax.numpy, jax.lax (JAX 0.10 docs); optax alias.py, transform.py,
 schedules/_schedule.py (optax 0.2.8); flax/linen/normalization.py, pooling.py, stochastic.py,
@@ -729,14 +736,21 @@ class JaxFunctions:
             )
         values = {"learning_rate": lr, **hyper}
         tx, step = _transformation(name, mode, tuple(values))
-        params = self._in(theta)
+        theta = _float_array(theta)
+        g = np.asarray(g, dtype=theta.dtype)
+        if g.shape != theta.shape:
+            raise ValueError(f"g must have theta's shape {theta.shape}, got {g.shape}")
+        # these optimisers act coordinate by coordinate: θ and g flattened and zero-padded to a
+        # power-of-two length (a padded coordinate has θ = g = 0 and stays 0), sliced back
+        size = _bucket(theta.size)
+        params = jax.device_put(_padded(theta, size), self.device)
         inner = tx.init(params) if state.inner is None else state.inner
         # this step's hyper-parameters, in the dtype optax keeps them in (the parameters')
         injected = {k: jnp.asarray(values[k], dtype=v.dtype) for k, v in inner.hyperparams.items()}
-        params, inner = step(
-            params, self._in(g, params.dtype), inner._replace(hyperparams=injected)
-        )
-        return _np(params), OptimizerState(name, mode, inner)
+        grads = jax.device_put(_padded(g, size), self.device)
+        params, inner = step(params, grads, inner._replace(hyperparams=injected))
+        out = np.asarray(params)[: theta.size].reshape(theta.shape)
+        return _np(out), OptimizerState(name, mode, inner)
 
     def sgd_init(self, theta):
         return self._init("sgd", theta)
@@ -919,10 +933,14 @@ class JaxFunctions:
         ``variant`` None (flax's own) or "inverted". Run eagerly: flax compares its rate in
         Python, and eager JAX compiles each operation once per shape, not once per p."""
         _offered("dropout_sample", "variant", variant, ["inverted"])
-        x = self._in(x)
-        key = jax.random.PRNGKey(int(rng.integers(2**63)))
+        a = _float_array(x)
+        # flax draws one Bernoulli per element: x flattened and zero-padded to a power-of-two
+        # length (the padding's draws are sliced off), so that few shapes are ever compiled
+        xs = jax.device_put(_padded(a, _bucket(a.size)), self.device)
+        key = jax.device_put(jax.random.PRNGKey(int(rng.integers(2**63))), self.device)
         module = nn.Dropout(rate=1.0 - float(p), deterministic=not bool(training))
-        return _np(module.apply({}, x, rngs={"dropout": key}))
+        out = module.apply({}, xs, rngs={"dropout": key})
+        return _np(np.asarray(out)[: a.size].reshape(a.shape))
 
     # --- layers -------------------------------------------------------------------------
 
