@@ -216,10 +216,11 @@ def test_a_list_where_an_array_is_returned_fails_every_property_with_one_message
 
 def test_selection_by_catalogue_id_reaches_every_check_of_the_id():
     """`-k <id>` selects a check whose name does not contain the id."""
-    for k, count in (("critical_point", 3), ("model_averaging", 6)):
+    for k in ("critical_point", "model_averaging"):
         document = run_checks("reference", k=k)
-        assert len(document["records"]) == count, k
         assert {r["algorithm"] for r in document["records"]} == {k}
+        # those whose names lack the id are there too (the id marker, not the name, selects)
+        assert any(k not in r["property"] for r in document["records"]), k
 
 
 def test_non_finite_numbers_are_written_as_valid_json(tmp_path):

@@ -64,6 +64,10 @@ EXCUSED = {
     "rsync ": "copies results from other machines",
 }
 CUDA = "needs a CUDA device"
+JAX = (
+    "installs JAX (not in CI's environment) and checks the whole catalogue against it, "
+    "minutes of compiling; tests/test_jax_target.py tests the adapter's mappings"
+)
 
 # What the README's CI snippet names but a user writes: their adapter package (here a factory
 # around the README's own my_kernels.py) and their expected-failures file.
@@ -184,6 +188,8 @@ def excuse(command: Command) -> str | None:
         return "the quick start: .ci/run runs it verbatim (test_the_quick_start_is_what_ci_runs)"
     if re.search(r"--device[ =]cuda", command.bare):
         return CUDA
+    if "--target jax" in command.bare:
+        return JAX
     for start, reason in EXCUSED.items():
         if command.bare.startswith(start):
             return reason
@@ -289,7 +295,10 @@ def _prepare(workdir: Path) -> None:
 
 
 def _environment(workdir: Path) -> dict[str, str]:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    # not this test's own pytest-xdist worker variables: with them pytest-benchmark in the
+    # README's command believes it runs under xdist and writes no --benchmark-json
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env = dict(inherited, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     env["HOME"] = str(workdir / "home")  # asv machine writes ~/.asv-machine.json
     (workdir / "home").mkdir(exist_ok=True)
     return env

@@ -26,6 +26,7 @@ from tests.test_report import (
     check_document,
     framework_documents,
     micro_document,
+    with_roofs,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -54,9 +55,9 @@ def _browser_or_skip() -> None:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("report") / "report.html"
-    page = build_report(
-        check=check_document(), bench=[bench_document(), micro_document()], title=TITLE
-    )
+    # the bench as the interleaved bench writes it (roofs, ratios with intervals): every section
+    bench = with_roofs(bench_document())
+    page = build_report(check=check_document(), bench=[bench, micro_document()], title=TITLE)
     path.write_text(page, encoding="utf-8")
     return path
 
@@ -151,7 +152,8 @@ def _every_plot_is_drawn(page, count: int) -> None:
 def test_every_plot_has_a_size_and_its_lines_or_bars(page):
     from selenium.webdriver.common.by import By
 
-    _every_plot_is_drawn(page, 11)
+    # 5 throughput, 3 bandwidth, 2 batch size, 1 micro, and 4 ratio charts (kernel, device)
+    _every_plot_is_drawn(page, 15)
     adam = page.find_element(By.CSS_SELECTOR, "#throughput svg.plot")
     assert len(adam.find_elements(By.CSS_SELECTOR, "polyline.line")) == len(ADAM_CPU)
 
@@ -211,8 +213,9 @@ def test_the_matrix_page_has_its_title_and_every_section(matrix):
 
 
 def test_every_plot_of_the_matrix_page_is_drawn(matrix):
-    # 2 × 5 throughput, 2 × 3 bandwidth, 2 × 2 batch size, 1 coverage, 1 micro
-    _every_plot_is_drawn(matrix, 22)
+    # 2 × 5 throughput, 2 × 3 bandwidth, 2 × 2 batch size, 1 coverage, 1 micro, and the second
+    # bench's ratios to its baseline: one chart per (kernel, device) with intervals, 4
+    _every_plot_is_drawn(matrix, 26)
 
 
 def test_the_matrix_has_a_column_per_document_and_a_machine_table_per_machine(matrix):
