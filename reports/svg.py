@@ -105,6 +105,20 @@ def _text(content: str, x: float, y: float, **attributes: object) -> Markup:
     return element("text", content, x=_f(x), y=_f(y), **attributes)
 
 
+def _reference_lines(references, sx, top: float, bottom: float) -> list[Markup]:
+    """A labelled vertical line at each reference value (a roof, a ratio of 1)."""
+    return [
+        element(
+            "g",
+            element("title", r.label),
+            _line(sx(r.value), top, sx(r.value), bottom),
+            _text(r.label, sx(r.value), top - 6, text_anchor="middle"),
+            class_="reference",
+        )
+        for r in references
+    ]
+
+
 def _line(x1: float, y1: float, x2: float, y2: float, **attributes: object) -> Markup:
     return element("line", x1=_f(x1), y1=_f(y1), x2=_f(x2), y2=_f(y2), **attributes)
 
@@ -348,16 +362,7 @@ def bar_chart(
     parts.append(
         _text(axis.label, (left + right) / 2, height - 8, class_="axis-label", text_anchor="middle")
     )
-    for r in references:  # under the bars and their values
-        parts.append(
-            element(
-                "g",
-                element("title", r.label),
-                _line(sx(r.value), top, sx(r.value), bottom),
-                _text(r.label, sx(r.value), top - 6, text_anchor="middle"),
-                class_="reference",
-            )
-        )
+    parts += _reference_lines(references, sx, top, bottom)  # under the bars and their values
     for i, b in enumerate(bars):
         y = top + ROW * i
         length = max(sx(b.value) - left, 1.0)  # a sliver, so that a tiny value still shows
@@ -419,16 +424,7 @@ def interval_chart(
     parts.append(
         _text(axis.label, (left + right) / 2, height - 8, class_="axis-label", text_anchor="middle")
     )
-    for r in references:
-        parts.append(
-            element(
-                "g",
-                element("title", r.label),
-                _line(sx(r.value), top, sx(r.value), bottom),
-                _text(r.label, sx(r.value), top - 6, text_anchor="middle"),
-                class_="reference",
-            )
-        )
+    parts += _reference_lines(references, sx, top, bottom)
     for i, r in enumerate(rows):
         y = top + ROW * i + ROW / 2
         x_low, x_high = sx(r.low), sx(r.high)
