@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "assert_matches_variant",
     "call",
     "derived",
+    "each_part",
     "fail",
     "guarded",
     "requires_float64",
@@ -215,6 +216,21 @@ def unsupported(reason: str, *, example: bool = True) -> None:
     record.unsupported_examples += 1
     record.unsupported_reason = reason
     hypothesis.reject()
+
+
+def each_part(*parts: Callable[[], None]) -> None:
+    """Run every part of a check (a forward and its backward, in one mode): a part the target
+    does not offer (a missing function, a mode it refuses) is skipped, the others still run,
+    so that a backward is called in a mode even when its forward refuses it. The check is
+    unsupported only when every part is."""
+    skipped = []
+    for part in parts:
+        try:
+            part()
+        except pytest.skip.Exception as skip:
+            skipped.append(skip)
+    if len(skipped) == len(parts):
+        raise skipped[0]
 
 
 def requires_float64(target: Target) -> None:

@@ -11,21 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests import forkserver
 from tests.zoo import failed, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def nnconform(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "nnconform", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        check=False,
-    )
+    """``nnconform *args`` in a fresh process (forked from one with the checks imported)."""
+    return forkserver.run(*args, cwd=cwd)
 
 
 def test_the_reference_passes_every_activation_check_and_exits_0():

@@ -63,3 +63,20 @@ BUGS = {
 def test_a_planted_bug_is_caught_by_its_check(bug, selection):
     k, caught_by = selection
     assert_caught(f"tests.zoo.{bug}", caught_by, k=k)
+
+
+# Caught by its property alone: every other check of the id passes the bug, so the gate did
+# not catch it before that property was written.
+ALONE = {
+    # a keyword never varied before: train_fraction left to its default
+    "evaluation:repeated_holdout_default_fraction": (
+        "holdout",
+        {"holdout::repeated_holdout_gives_that_many_stratified_splits"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "selection"), ALONE.items())
+def test_a_planted_bug_only_its_own_check_catches(bug, selection):
+    k, caught_by = selection
+    assert_caught(f"tests.zoo.{bug}", caught_by, k=k, alone=True)

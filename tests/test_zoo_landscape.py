@@ -26,3 +26,20 @@ BUGS = {
 def test_a_planted_bug_is_caught_by_its_check(bug, selection):
     k, caught_by = selection
     assert_caught(f"tests.zoo.landscape:{bug}", caught_by, k=k)
+
+
+# Caught by its property alone: every other check of the id passes the bug, so the gate did
+# not catch it before that property was written.
+ALONE = {
+    # a keyword never varied before: the finite-difference step h
+    "hessian_over_the_default_step": (
+        "hessian",
+        {"hessian::hessian_matches_its_closed_form"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "selection"), ALONE.items())
+def test_a_planted_bug_only_its_own_check_catches(bug, selection):
+    k, caught_by = selection
+    assert_caught(f"tests.zoo.landscape:{bug}", caught_by, k=k, alone=True)

@@ -63,3 +63,20 @@ BUGS = {
 def test_a_planted_bug_is_caught_by_its_check(bug, selection):
     k, caught_by = selection
     assert_caught(f"tests.zoo.layers:{bug}", caught_by, k=k)
+
+
+# Caught by its property alone: every other selected check passes the bug, so the gate did not
+# catch it before that property was written.
+ALONE = {
+    # a backward called in each mode even where its forward refuses the mode
+    "max_pool_backward_split_as_first": (
+        "ties",
+        {"max_pool::max_pool_on_ties_in_each_mode_matches_the_oracle_in_that_mode"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "selection"), ALONE.items())
+def test_a_planted_bug_only_its_own_check_catches(bug, selection):
+    k, caught_by = selection
+    assert_caught(f"tests.zoo.layers:{bug}", caught_by, k=k, alone=True)

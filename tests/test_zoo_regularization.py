@@ -85,3 +85,25 @@ BUGS = {
 def test_a_planted_bug_is_caught_by_its_check(bug, selection):
     k, caught_by = selection
     assert_caught(f"tests.zoo.regularization:{bug}", caught_by, k=k)
+
+
+# Caught by its property alone: every other check of the id passes the bug, so the gate did
+# not catch it before that property was written.
+ALONE = {
+    # an output never read before: the state before the first update
+    "early_stopping_init_float_max": (
+        "early_stopping",
+        {"early_stopping::early_stopping_state_matches_the_oracle_from_the_initial_state_on"},
+    ),
+    # support on small n: the large-n statistics pass a missing last index
+    "bagging_samples_high_inclusive": (
+        "bagging",
+        {"bagging::bagging_samples_reach_every_index_on_small_n"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("bug", "selection"), ALONE.items())
+def test_a_planted_bug_only_its_own_check_catches(bug, selection):
+    k, caught_by = selection
+    assert_caught(f"tests.zoo.regularization:{bug}", caught_by, k=k, alone=True)

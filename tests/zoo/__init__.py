@@ -8,9 +8,6 @@ property meant to catch the bug fails (and says which), while the reference pass
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,6 +17,7 @@ from typing import Any
 
 from nnconform.checks.targets import Target
 from nnconform.checks.targets.reference import make_target
+from tests import forkserver
 
 __all__ = ["assert_caught", "failed", "planted", "run_checks"]
 
@@ -41,16 +39,14 @@ def run_checks(target: str, *, k: str | None = None, extra: tuple[str, ...] = ()
     return its JSON document, with the exit status under ``"returncode"``."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "verdicts.json"
-        argv = [sys.executable, "-m", "nnconform", "check", "--target", target,
-                "--profile", "quick", "--no-shrink", "--json", str(path), *extra]  # fmt: skip
+        argv = ["check", "--target", target, "--profile", "quick", "--no-shrink",
+                "--json", str(path), *extra]  # fmt: skip
         if k:
             argv += ["-k", k]
-        root = Path(__file__).resolve().parents[2]
-        env = os.environ | {"PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        run = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        done = forkserver.run(*argv)
         document = json.loads(path.read_text()) if path.exists() else {"records": []}
-    document["returncode"] = run.returncode
-    document["output"] = run.stdout + run.stderr
+    document["returncode"] = done.returncode
+    document["output"] = done.stdout + done.stderr
     return document
 
 
@@ -61,10 +57,16 @@ def failed(document: dict) -> set[str]:
     }
 
 
-def assert_caught(target: str, caught_by: str | set[str], *, k: str | None) -> None:
+def assert_caught(
+    target: str, caught_by: str | set[str], *, k: str | None, alone: bool = False
+) -> None:
     """Run the checks selected by ``k`` on a planted-bug target: the run fails (exit 1), and
-    the check(s) ``caught_by`` ('algorithm::property') are among the failures."""
+    the check(s) ``caught_by`` ('algorithm::property') are among the failures. With ``alone``
+    they are the only failures: every other selected check passes the bug, so the gate
+    without ``caught_by`` (before that property was written) would not catch it."""
     expected = {caught_by} if isinstance(caught_by, str) else set(caught_by)
     document = run_checks(target, k=k)
     assert expected <= failed(document), document["output"][-3000:]
+    if alone:
+        assert failed(document) == expected, document["output"][-3000:]
     assert document["returncode"] == 1

@@ -88,3 +88,14 @@ bootstrap_high_inclusive = planted(
     "bootstrap drawing from range(n − 1): the last example is never sampled",
     bootstrap=_bootstrap_high_inclusive,
 )
+
+
+def _repeated_holdout_default_fraction(y, rng, *, train_fraction=0.75, repeats=10):
+    # train_fraction accepted and never passed on: every split takes holdout's default 0.75
+    return [ref.holdout(y, rng) for _ in range(repeats)]
+
+
+repeated_holdout_default_fraction = planted(
+    "repeated holdout ignoring its train_fraction",
+    repeated_holdout=_repeated_holdout_default_fraction,
+)

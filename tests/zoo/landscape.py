@@ -64,3 +64,16 @@ critical_point_strict_zero = planted(
 minimum_ratio_default_tol = planted(
     "minimum ratio ignoring the tol it is given", minimum_ratio=_minimum_ratio_default_tol
 )
+
+
+def _hessian_over_the_default_step(grad_fn, theta, *, h=1e-5):
+    # the difference taken with the h given, divided by 2 × the default h: right only at h = 1e-5
+    theta = np.asarray(theta, dtype=np.float64)
+    columns = [grad_fn(theta + h * e) - grad_fn(theta - h * e) for e in np.eye(theta.size)]
+    H = np.array(columns).T / (2 * 1e-5)
+    return (H + H.T) / 2
+
+
+hessian_over_the_default_step = planted(
+    "Hessian dividing by the default step, not the h given", hessian=_hessian_over_the_default_step
+)

@@ -162,3 +162,23 @@ mlp_always_relu = planted("mlp ignoring its activation", mlp=_mlp_always_relu)
 glorot_init_ignoring_shape = planted(
     "Glorot init ignoring the shape it is given", glorot_init=_glorot_init_ignoring_shape
 )
+
+
+def _max_pool_refusing_split(x, *, ties=None, **options):
+    # a library whose forward has one tie rule and says so
+    if ties not in (None, "first"):
+        raise TypeError(f"no ties={ties!r}")
+    return ref.max_pool(x, **options)
+
+
+def _max_pool_backward_split_as_first(x, dy, *, ties=None, **options):
+    # ... while its backward takes ties="split" and answers with the first-maximum rule
+    return ref.max_pool_backward(x, dy, **options, ties="first")
+
+
+max_pool_backward_split_as_first = planted(
+    "max-pool backward answering ties='split' with the first-maximum rule, its forward "
+    "refusing split",
+    max_pool=_max_pool_refusing_split,
+    max_pool_backward=_max_pool_backward_split_as_first,
+)

@@ -161,3 +161,25 @@ dropout_mask_shared_across_the_batch = planted(
 gaussian_kernel_sigma_squared = planted(
     "Gaussian kernel exp(−‖x − y‖²/σ²)", gaussian_kernel=_gaussian_kernel_sigma_squared
 )
+
+
+def _early_stopping_init_float_max(patience=10):
+    # best_loss starts at the largest float, not inf: the first finite loss replaces it, so
+    # every state after the first update is right; only the initial state shows it
+    return ref.early_stopping_init(patience)._replace(best_loss=np.finfo(np.float64).max)
+
+
+def _bagging_samples_high_inclusive(n, k, rng):
+    # integers(low, high) read as inclusive: index n − 1 is never drawn, a 1-in-n share that
+    # large-n statistics cannot see
+    return rng.integers(0, max(n - 1, 1), size=(k, n))
+
+
+early_stopping_init_float_max = planted(
+    "early stopping whose initial best loss is the largest float, not inf",
+    early_stopping_init=_early_stopping_init_float_max,
+)
+bagging_samples_high_inclusive = planted(
+    "bagging drawing from range(n − 1): the last example is never sampled",
+    bagging_samples=_bagging_samples_high_inclusive,
+)
