@@ -20,6 +20,8 @@ of the subgradient check, the large |x| of the asymptote check.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -130,9 +132,11 @@ def test_backward_matches_the_oracle_and_finite_differences(target, algorithm, d
         expected = getattr(oracle, backward)(x, dy, **kwargs)
         assert_close(dx, expected, what=f"{backward}(x, dy)", call=c, dtype="float64")
     forward = guarded(target, algorithm)
+    variants = [{"variant": v} for v in oracle.GELU_VARIANTS] if algorithm == "gelu" else [{}]
     assert_backward_matches_finite_differences(
-        lambda x: forward(x, **kwargs), [x], dy, [dx], [0], seed=seed, what=backward, call=c
-    )
+        lambda x: forward(x, **kwargs), [x], dy, [dx], [0], seed=seed, what=backward, call=c,
+        oracle=[functools.partial(getattr(oracle, algorithm), **kwargs, **v) for v in variants],
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("algorithm", [a for a in ELEMENTWISE if a != "ckn"] + ["gelu", *SOFTMAXES])
@@ -331,8 +335,9 @@ def test_prelu_and_its_slope_gradient_match_the_oracle(target, data, seed):
     assert_close(grads[1], expected[1], what="prelu_backward da", call=c, dtype="float64")
     forward = guarded(target, "prelu")
     assert_backward_matches_finite_differences(
-        forward, [x, a], dy, grads, [0, 1], seed=seed, what="prelu_backward", call=c
-    )
+        forward, [x, a], dy, grads, [0, 1], seed=seed, what="prelu_backward", call=c,
+        oracle=oracle.prelu,
+    )  # fmt: skip
 
 
 def _prelu_in_every_regime(target, dtype, n, channels, a, data, seed) -> None:

@@ -15,6 +15,7 @@ a step), the directions of finite differences, and the generator handed to an in
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -88,6 +89,7 @@ def test_linear_backward_matches_the_oracle_and_finite_differences(target, data,
             seed=seed,
             what="linear_backward",
             call=c,
+            oracle=oracle.linear,
         )
 
 
@@ -136,8 +138,8 @@ def test_mlp_backward_matches_the_oracle_and_finite_differences(target, data, se
     if forward is not None:
         flat = [a for pair in params for a in pair]
 
-        def f(x, *flat):
-            return forward(x, list(zip(flat[::2], flat[1::2], strict=True)), activation="tanh")
+        def f(x, *flat, mlp=forward):
+            return mlp(x, list(zip(flat[::2], flat[1::2], strict=True)), activation="tanh")
 
         assert_backward_matches_finite_differences(
             f,
@@ -148,6 +150,7 @@ def test_mlp_backward_matches_the_oracle_and_finite_differences(target, data, se
             seed=seed,
             what="mlp_backward",
             call=c,
+            oracle=functools.partial(f, mlp=oracle.mlp),
         )
 
 
@@ -223,6 +226,7 @@ def test_conv2d_backward_matches_the_oracle_and_finite_differences(target, data,
             seed=seed,
             what="conv2d_backward",
             call=c,
+            oracle=lambda x, w, b: oracle.conv2d(x, w, b, **options),
         )
 
 
@@ -272,8 +276,9 @@ def test_pool_backward_matches_the_oracle_and_finite_differences(target, algorit
     forward = target.get(algorithm)
     if forward is not None:
         assert_backward_matches_finite_differences(
-            lambda x: forward(x, **options), [x], dy, [dx], [0], seed=seed, what=backward, call=c
-        )
+            lambda x: forward(x, **options), [x], dy, [dx], [0], seed=seed, what=backward, call=c,
+            oracle=lambda x: getattr(oracle, algorithm)(x, **options),
+        )  # fmt: skip
 
 
 # --- max-pool on ties ---------------------------------------------------------------------
@@ -422,6 +427,7 @@ def test_residual_adds_the_shortcut_forward_and_backward(target, data, seed):
             seed=seed,
             what="residual_backward",
             call=c,
+            oracle=lambda x: oracle.residual(x, _branch),
         )
 
 

@@ -378,9 +378,14 @@ def test_loss_backward_matches_the_oracle_and_finite_differences(
     forward = target.get(function)
     if forward is not None:
         grads = list(grads) if isinstance(grads, tuple | list) else [grads]
+        variants = [
+            {k: v} for k, v in modes(algorithm) if k == "variant" and k in _keywords(function)
+        ]
+        oracles = [functools.partial(getattr(oracle, function), **case.kwargs, **v)
+                   for v in variants or [{}]]  # fmt: skip
         assert_backward_matches_finite_differences(
             lambda *args: forward(*args, **case.kwargs), list(case.args), np.float64(dy), grads,
-            list(case.wrt), seed=seed, what=backward, call=c,
+            list(case.wrt), seed=seed, what=backward, call=c, oracle=oracles,
         )  # fmt: skip
 
 
@@ -732,6 +737,9 @@ def test_objective_gradient_matches_the_oracle_and_finite_differences(target, da
             lambda *ws: forward(_example_losses(ws, targets), list(ws), lams), weights,
             np.float64(1.0), list(grads), list(range(len(weights))), seed=seed,
             what="objective_gradient", call=c,
+            oracle=[lambda *ws, v=v: oracle.objective(_example_losses(ws, targets), list(ws), lams,
+                                                      variant=v)
+                    for v in oracle.OBJECTIVE_VARIANTS],
         )  # fmt: skip
 
 

@@ -133,7 +133,9 @@ def test_dropout_backward_matches_the_oracle_and_finite_differences(
             seed=seed,
             what="dropout_backward",
             call=c,
-        )
+            oracle=[lambda x, v=v: oracle.dropout(x, mask, p=p, training=training, variant=v)
+                    for v in oracle.DROPOUT_VARIANTS],
+        )  # fmt: skip
 
 
 @pytest.mark.algorithm("dropout")

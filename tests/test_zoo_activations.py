@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.zoo import assert_caught
+from tests.zoo import assert_caught, run_checks
 
 BUGS = {
     # target: the check that must fail
@@ -41,3 +41,11 @@ BUGS = {
 def test_a_planted_bug_is_caught_by_its_check(bug, caught_by):
     algorithm = next(iter({caught_by} if isinstance(caught_by, str) else caught_by)).split("::")[0]
     assert_caught(f"tests.zoo.activations:{bug}", caught_by, k=algorithm)
+
+
+def test_a_forward_in_float32_inside_is_named_and_its_right_backward_is_not_blamed():
+    document = run_checks("tests.zoo.activations:softplus_in_float32_inside", k="softplus")
+    found = {r["property"]: r["message"] for r in document["records"] if r["status"] == "fail"}
+    assert "forward_matches_the_oracle" in found, document["output"][-3000:]
+    message = found["backward_matches_the_oracle_and_finite_differences"]
+    assert "forward computed at lower precision; gradient agrees with the oracle to" in message

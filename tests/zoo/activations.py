@@ -111,3 +111,15 @@ def _softmax_last_axis_only(z, *, axis=-1):
 
 
 softmax_last_axis_only = planted("softmax ignoring its axis", softmax=_softmax_last_axis_only)
+
+
+def _softplus_in_float32_inside(x):
+    # computed in float32 and handed back as float64 (a library whose float64 request runs a
+    # float32 kernel); its backward, the oracle's, is right
+    x = np.asarray(x)
+    return ref.softplus(x.astype(np.float32)).astype(np.float32).astype(x.dtype)
+
+
+softplus_in_float32_inside = planted(
+    "softplus computed in float32 inside", softplus=_softplus_in_float32_inside
+)
