@@ -14,6 +14,7 @@ import functools
 from collections.abc import Iterable
 
 import numpy as np
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -26,6 +27,7 @@ __all__ = [
     "directions",
     "edges",
     "exp_range",
+    "long_runs",
     "modes",
     "probabilities",
     "shapes",
@@ -36,6 +38,14 @@ __all__ = [
 
 # Seeds for numpy generators inside a check: drawn by Hypothesis, so that they shrink and replay.
 SEEDS = st.integers(0, 2**32 - 1)
+
+
+def long_runs(share: int = 5) -> settings:
+    """The settings of a check whose every example is a long run (thousands of solver steps,
+    each a call into the target): 1/``share`` of the profile's examples (5 of ci's 25, 60 of
+    thorough's 300, at least 2). The profile is loaded before the checks are imported, so the
+    loaded one is read here."""
+    return settings(max_examples=max(2, settings.default.max_examples // share))
 
 
 def shapes(*, min_dims: int = 1, max_dims: int = 3, min_side: int = 1, max_side: int = 5):

@@ -28,7 +28,7 @@ from nnconform.checks.assertions import (
     derived,
     fail,
 )
-from nnconform.checks.strategies import SEEDS, modes
+from nnconform.checks.strategies import SEEDS, long_runs, modes
 from nnconform.checks.tolerances import EXACT, MINIMISERS, Tolerance
 from nnconform.reference import solvers as oracle
 
@@ -258,6 +258,7 @@ def test_stochastic_admm_iterates_match_the_oracle(target, seed, steps):
 
 
 @pytest.mark.algorithm("stochastic_admm")
+@long_runs()  # 2000 steps an example; the iterates check above covers the update itself
 @given(seed=SEEDS)
 def test_stochastic_admm_converges_to_the_lasso_solution(target, seed):
     # full-batch samples: the linearised ADMM converges to the lasso minimiser, found here by
