@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import types
@@ -19,6 +18,7 @@ import pytest
 
 from nnconform.checks.perf import cli as bench
 from nnconform.cli import main
+from tests import forkserver
 
 ROOT = Path(__file__).resolve().parents[1]
 # One torch thread: two would spin against each other, and against the other tests, on a small
@@ -77,15 +77,8 @@ def adam_step(theta, g, state, *, lr):
 
 
 def nnconform(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnconform", "bench", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        check=False,
-        timeout=300,
-    )
+    """``nnconform bench *args`` in a fresh process (forked from one with the checks imported)."""
+    return forkserver.run("bench", *args, cwd=ROOT)
 
 
 def load(path: Path) -> dict:

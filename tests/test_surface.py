@@ -2,9 +2,6 @@
 gate itself (checks/surface.py), and the reference's ledger empty but for excused gaps."""
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 from nnconform.checks import assertions, surface
 from nnconform.checks.targets import load_target
 from nnconform.reference import normalization, optimizers
+from tests import forkserver
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,12 +118,8 @@ def test_the_reference_ci_run_leaves_no_unexcused_gap_and_no_stale_exception():
     every exception still excuses something."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "verdicts.json"
-        env = os.environ | {"PYTHONPATH": str(ROOT)}
-        run = subprocess.run(
-            [sys.executable, "-m", "nnconform", "check", "--target", "reference", "-n", "2",
-             "--no-shrink", "--surface", "--json", str(path)],
-            capture_output=True, text=True, env=env, check=False,
-        )  # fmt: skip
+        run = forkserver.run("check", "--target", "reference", "-n", "2", "--no-shrink",
+                             "--surface", "--json", str(path))  # fmt: skip
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
         ledger = json.loads(path.read_text())["surface"]
     for kind in surface.TITLES:
