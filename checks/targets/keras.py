@@ -17,7 +17,10 @@ schedules are ``keras.optimizers.schedules`` classes; layers and normalisations 
 dtypes: each call runs with ``keras.config.set_floatx`` set to its input's dtype (float64 or
 float32) and restored after, and every layer, loss and variable is made in that dtype: what
 a Keras user does to compute in float64. What Keras still computes in float32 inside is left
-as it is, to be measured.
+as it is, to be measured: its type promotion maps float64 to float32 on every backend but
+TensorFlow (keras/src/backend/common/dtypes.py, BIT64_TO_BIT32_DTYPE), so a matmul (Dense,
+linear, mlp) returns float32, and ops.mean, the losses' reduction, BatchNormalization and
+GroupNormalization compute float64 inputs in float32. The adapter never casts a result back.
 
 The adapter converts types, argument names, layouts and conventions only: it adds no
 arithmetic that changes a result and never chooses a variant. The conventions it maps are
