@@ -62,7 +62,6 @@ def test_keras_on_another_backend_is_a_target_error_not_a_crash():
 
 def test_a_missing_function_is_unsupported_not_an_error(target):
     for name in (
-        "prelu",
         "constant",
         "noam",
         "dropout",
@@ -73,7 +72,7 @@ def test_a_missing_function_is_unsupported_not_an_error(target):
         "bfgs",
     ):
         assert target.get(name) is None, name
-    assert target.supports("relu_backward", "adam_step", "batch_norm", "mse", "warmup")
+    assert target.supports("prelu_backward", "adam_step", "batch_norm", "mse", "warmup")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -109,6 +108,17 @@ def test_leaky_relu_takes_the_references_slope_not_keras_default(functions):
     x = np.array([-2.0, 3.0])
     np.testing.assert_allclose(functions.leaky_relu(x), [-0.02, 3.0], rtol=1e-15)
     np.testing.assert_allclose(functions.leaky_relu(x, alpha=0.5), [-1.0, 3.0], rtol=1e-15)
+
+
+def test_prelu_slope_is_per_channel_on_axis_1_or_shared(functions, rng):
+    x, dy = rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 2, 4))
+    for a in (np.array([0.1, 0.3]), np.array([0.2]), np.float64(0.2)):
+        np.testing.assert_allclose(functions.prelu(x, a), activations.prelu(x, a), rtol=1e-15)
+        dx, da = functions.prelu_backward(x, a, dy)
+        expected_dx, expected_da = activations.prelu_backward(x, a, dy)
+        np.testing.assert_allclose(dx, expected_dx, rtol=1e-15)
+        assert np.shape(da) == np.shape(a)
+        np.testing.assert_allclose(da, expected_da, rtol=1e-12)
 
 
 def test_float64_matmul_comes_back_in_float32_as_keras_computes_it(functions, rng):

@@ -36,6 +36,9 @@ names and layouts, not formulas:
                       reference's p, the weight of the OLD running value (no conversion)
     step counts       a Keras schedule is evaluated at ``optimizer.iterations``, 0 at the first
                       update: the reference's step t is Keras's step t − 1
+    prelu             keras.layers.PReLU with alpha = a: a size-1 a shared over every axis
+                      but the batch, a per-channel a (axis 1) shared over the spatial axes
+                      (shared_axes; alpha's shape (C, 1, …) a reshape of a)
     leaky_relu        alpha → negative_slope;  rmsprop: rho → rho;  momentum, nesterov:
                       alpha → momentum;  adam: beta1, beta2 → beta_1, beta_2;  eps → epsilon
     gelu              variant=None|"erf"|"tanh" → keras.activations.gelu(approximate=
@@ -122,8 +125,7 @@ because Keras cannot take the input the reference's signature gives it:
     no Noam schedule), dropout/dropout_backward with a given mask (Keras draws its own: see
     ``dropout_sample``), rmsprop_nesterov, unified, nesterov_lookahead (Keras stores the
     look-ahead point), trajectory, the solvers, weight_decay (Keras's is inside its
-    optimisers), prelu (keras.layers.PReLU learns one slope per input element unless shared
-    axes are declared: not offered yet), ckn, softplus_sum, residual, the penalties, mmd,
+    optimisers), ckn, softplus_sum, residual, the penalties, mmd,
     feature, weight and spectral normalisation, singular value bounding, the landscape and
     evaluation functions. Pooling with dilation: Keras's pools take none (NotImplementedError).
     batch_norm_backward returns dx_hat, dvar, dmean = None: autograd gives dx, dγ, dβ only.
@@ -402,6 +404,30 @@ class KerasFunctions:
 
     def leaky_relu_backward(self, x, dy, *, alpha=0.01):
         return self._activation("leaky_relu", x, dy, alpha=alpha)
+
+    def _prelu(self, x, a) -> tuple[_Graph, tuple[int, ...]]:
+        """keras.layers.PReLU with its alpha set to a: one slope shared over every axis but
+        the batch (a of size 1), or one per channel of axis 1, shared over the others
+        (shared_axes counts the batch axis as 0)."""
+        x = _t(x, grad=True)
+        dtype, a_shape = _dtype(x), np.shape(a)
+        slope = _float_array(a).astype(dtype)
+        if x.ndim < 1 or (slope.size != 1 and x.ndim < 2):
+            raise ValueError(f"a of shape {a_shape} does not fit x of shape {tuple(x.shape)}")
+        shared = list(range(1 if slope.size == 1 else 2, x.ndim))
+        with _floatx(dtype) as name:
+            layer = keras.layers.PReLU(shared_axes=shared or None, dtype=name)
+            layer.build(tuple(x.shape))
+            layer.alpha.assign(slope.reshape(tuple(layer.alpha.shape)))  # a reshape only
+            return _Graph(layer(x), (x, layer.alpha.value)), a_shape
+
+    def prelu(self, x, a):
+        return _np(self._prelu(x, a)[0].out)
+
+    def prelu_backward(self, x, a, dy):
+        graph, a_shape = self._prelu(x, a)
+        dx, da = _vjp(graph, dy)
+        return _np(dx), _np(da.reshape(a_shape))
 
     def elu(self, x, *, alpha=1.0):
         return self._activation("elu", x, alpha=alpha)
