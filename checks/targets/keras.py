@@ -9,7 +9,7 @@ another backend (or ``KERAS_BACKEND`` names another one), the target cannot be l
 Each method mirrors a reference function's name and signature (read ``reference/*.py``):
 numpy arrays in, torch tensors in the same dtype, numpy arrays out (copies). Backwards are
 vector-Jacobian products by ``torch.autograd`` through the keras operations (on the torch
-backend a keras op is a torch op, and a layer's weights are ``torch.nn.Parameter``\\s);
+backend a keras op is a torch op, and a layer's weights are torch parameters);
 optimisers are ``keras.optimizers`` classes stepped once per call on a ``keras.Variable``;
 schedules are ``keras.optimizers.schedules`` classes; layers and normalisations are
 ``keras.layers`` built on the given weights.
