@@ -44,8 +44,20 @@ def test_keras_verdicts_are_the_same_under_three_seeds_and_each_non_pass_is_expl
             row["algorithm"]: (row["verdict"], row["variants"]) for row in document["summary"]
         }
         failures[seed] = _failed(document)
+    # avg_pool's verdict depends on the seed: Keras's average_pool takes padding as "same"
+    # only (stride 1, (k − 1)/2 a side; any other padding is NotImplementedError), and whether
+    # the pool checks draw such a geometry among their examples varies (0 at seed 2). Where
+    # they do, "same" leaves the padding out of the divisor (backend/torch/nn.py:453,
+    # F.avg_pool2d(count_include_pad=False)), a convention the catalogue lacks: it fails
+    pools = {seed: verdicts[seed].pop("avg_pool") for seed in (0, 1, 2)}
     assert verdicts[1] == verdicts[0] and verdicts[2] == verdicts[0]
-    v = verdicts[0]
+    assert {verdict for verdict, _ in pools.values()} <= {"pass", "fail"}
+    for seed in (0, 1, 2):
+        assert failures[seed].get("avg_pool", set()) <= {
+            "pool_forward_matches_the_oracle",
+            "pool_backward_matches_the_oracle_and_finite_differences",
+        }
+    v = verdicts[0] | {"avg_pool": pools[0]}
     failed = {
         algorithm: set.intersection(*(failures[seed].get(algorithm, set()) for seed in (0, 1, 2)))
         for algorithm in failures[0]
@@ -82,18 +94,12 @@ def test_keras_verdicts_are_the_same_under_three_seeds_and_each_non_pass_is_expl
         # and one-pass variance E[x²] − E[x]² (backend/torch/nn.py:976-982)
         "batch_norm_is_accurate_when_the_mean_is_1e3_times_the_spread",
     }
-    for loss in ("binary_cross_entropy", "cross_entropy"):
-        assert "loss_forward_matches_the_oracle" in failed[loss], loss
-    for loss in ("mse", "l1"):
+    for loss in ("mse", "l1", "binary_cross_entropy", "cross_entropy"):
         assert "loss_matches_the_oracle_in_every_reduction_mode" in failed[loss], loss
 
     # PReLU is relu(x) − α·relu(−x) (layers/activations/prelu.py:74-77): at x = 0 autograd
     # gives 0 + α·0 = 0, outside the subdifferential [min(α, 1), max(α, 1)]: a defect
     assert failed["prelu"] == {"activation_takes_the_documented_subgradient_at_each_kink"}
-
-    # "same" average pooling leaves the padding out of the divisor (backend/torch/nn.py:453,
-    # F.avg_pool2d(count_include_pad=False)): a documented convention the catalogue lacks
-    assert failed["avg_pool"] >= {"pool_forward_matches_the_oracle"}
 
     # ExponentialDecay's default staircase=False decays continuously, lr·γ^((t − 1)/step_size)
     # (optimizers/schedules/learning_rate_schedule.py:146, :172-175): as optax, unnamed
@@ -106,5 +112,5 @@ def test_keras_verdicts_are_the_same_under_three_seeds_and_each_non_pass_is_expl
 
     assert {a for a, (verdict, _) in v.items() if verdict == "fail"} == {
         "prelu", "linear", "mlp", "batch_norm", "group_norm", "mse", "l1", "binary_cross_entropy",
-        "cross_entropy", "avg_pool", "decay", "init",
-    }  # fmt: skip
+        "cross_entropy", "decay", "init",
+    } | ({"avg_pool"} if pools[0][0] == "fail" else set())  # fmt: skip
