@@ -68,6 +68,10 @@ JAX = (
     "installs JAX (not in CI's environment) and checks the whole catalogue against it, "
     "minutes of compiling; tests/test_jax_target.py tests the adapter's mappings"
 )
+KERAS = (
+    "installs Keras (not in CI's environment) and checks the whole catalogue against it, "
+    "minutes of checks; tests/test_keras_target.py tests the adapter's mappings"
+)
 
 # What the README's CI snippet names but a user writes: their adapter package (here a factory
 # around the README's own my_kernels.py) and their expected-failures file.
@@ -190,6 +194,8 @@ def excuse(command: Command) -> str | None:
         return CUDA
     if "--target jax" in command.bare:
         return JAX
+    if "--target keras" in command.bare:
+        return KERAS
     for start, reason in EXCUSED.items():
         if command.bare.startswith(start):
             return reason

@@ -13,7 +13,8 @@ It may also declare:
     dtypes: tuple[str, ...]        numpy dtype names it computes in (default: ("float64",))
     devices: tuple[str, ...]       devices it runs on (default: ("cpu",))
 
-Built in: ``reference`` (the oracle itself, which must pass everything), ``torch`` and ``jax``.
+Built in: ``reference`` (the oracle itself, which must pass everything), ``torch``, ``jax`` and
+``keras`` (Keras 3 on its torch backend).
 A user's own target is a module (``my_kernels``) or ``module:attr``: a module, a class
 instance, or a factory (a function or class) that takes ``device=`` and returns one.
 """
@@ -50,6 +51,7 @@ BUILTIN = {
     "reference": "nnconform.checks.targets.reference:make_target",
     "torch": "nnconform.checks.targets.torch:make_target",
     "jax": "nnconform.checks.targets.jax:make_target",
+    "keras": "nnconform.checks.targets.keras:make_target",
 }
 
 
