@@ -174,8 +174,9 @@ _ENTRIES = [
        _optimizer("unified"), ["seed 002"]),
     # 4. Learning-rate schedules
     _e("constant", _S, "constant learning rate", "schedules", "constant", ["seed 001"]),
-    _e("decay", _S, "step, exponential and 1/t decay", "schedules", "decay", ["seed 002"],
-       kind="step exponential inverse_time"),
+    _e("decay", _S, "step, exponential and 1/t decay", "schedules", "decay",
+       ["seed 002", "optax exponential_decay", "keras.optimizers.schedules"],
+       kind="step exponential inverse_time continuous"),
     _e("warmup", _S, "linear warm-up, then a decay", "schedules", "warmup",
        ["seed 002", "optax warmup_*_schedule", "keras.optimizers.schedules"],
        then="inverse_sqrt linear cosine", counting="from_one from_zero"),

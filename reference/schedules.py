@@ -20,7 +20,7 @@ import numpy as np
 
 from nnconform.reference._validate import choice, integer, interval, nonnegative, positive
 
-__all__ = ["constant", "decay", "noam", "warmup"]
+__all__ = ["DECAY_KINDS", "constant", "decay", "noam", "warmup"]
 
 
 def _steps(t: Any) -> tuple[np.ndarray, bool]:
@@ -54,6 +54,9 @@ def constant(t, *, lr: float) -> float | np.ndarray:
     return _out(np.full(t.shape, positive("lr", lr)), scalar)
 
 
+DECAY_KINDS = ("step", "exponential", "inverse_time", "continuous")
+
+
 def decay(
     t,
     *,
@@ -67,13 +70,18 @@ def decay(
         step          lr·γ^⌊(t − 1)/step_size⌋     (PyTorch StepLR; γ ∈ (0, 1])
         exponential   lr·γ^(t − 1)                 (PyTorch ExponentialLR; γ ∈ (0, 1])
         inverse_time  lr/(1 + γ(t − 1))            (Keras InverseTimeDecay, decay_steps = 1)
+        continuous    lr·γ^((t − 1)/step_size)     (optax exponential_decay and Keras
+                                                   ExponentialDecay with staircase=False,
+                                                   their defaults; TensorFlow's
+                                                   exponential_decay: γ spread over each
+                                                   step_size steps, not applied at their end)
 
     Warning: PyTorch's schedulers and Keras count from 0 (the learning rate before any
     ``scheduler.step()``); their epoch/step e is t − 1 here.
     """
     t, scalar = _steps(t)
     lr = positive("lr", lr)
-    kind = choice("kind", kind, ("step", "exponential", "inverse_time"))
+    kind = choice("kind", kind, DECAY_KINDS)
     if kind == "inverse_time":
         gamma = nonnegative("gamma", gamma)
         return _out(lr / (1.0 + gamma * (t - 1.0)), scalar)
@@ -81,8 +89,10 @@ def decay(
     if kind == "exponential":
         return _out(lr * gamma ** (t - 1.0), scalar)
     if step_size is None:
-        raise ValueError("step_size must be given for kind='step' (steps between decays)")
+        raise ValueError(f"step_size must be given for kind={kind!r} (steps between decays)")
     step_size = integer("step_size", step_size, minimum=1)
+    if kind == "continuous":
+        return _out(lr * gamma ** ((t - 1.0) / step_size), scalar)
     return _out(lr * gamma ** np.floor((t - 1.0) / step_size), scalar)
 
 

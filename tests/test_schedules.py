@@ -35,6 +35,23 @@ def test_inverse_time_decay_is_lr_over_one_plus_gamma_t_minus_one():
     close(sch.decay([1, 2, 3, 5], lr=1.0, kind="inverse_time", gamma=0.5), [1, 1 / 1.5, 0.5, 1 / 3])
 
 
+def test_continuous_decay_spreads_gamma_over_each_step_size_steps():
+    # lr·γ^((t − 1)/s): γ reached after s steps, as step decay's, but γ^(1/s) a step between
+    close(sch.decay([1, 2, 3, 5], lr=2.0, kind="continuous", gamma=0.25, step_size=2),
+          [2, 2 * 0.5, 2 * 0.25, 2 * 0.0625])  # fmt: skip
+
+
+def test_continuous_decay_matches_optax_and_keras_without_staircase():
+    # both count from 0: their step e is t − 1 (optax 0.2.8 schedules/_schedule.py
+    # exponential_decay; Keras 3 learning_rate_schedule.py ExponentialDecay)
+    t = np.arange(1, 12)
+    expected = sch.decay(t, lr=0.2, kind="continuous", gamma=0.7, step_size=3)
+    close(expected, 0.2 * 0.7 ** ((t - 1) / 3), rtol=1e-15)
+    optax = pytest.importorskip("optax")
+    schedule = optax.exponential_decay(0.2, transition_steps=3, decay_rate=0.7)
+    close(expected, [float(schedule(e)) for e in t - 1], rtol=1e-6)  # optax in float32
+
+
 def test_warmup_rises_linearly_then_decays_as_inverse_sqrt():
     close(sch.warmup([1, 2, 3, 4], lr=2.0, warmup=4), [0.5, 1.0, 1.5, 2.0])
     close(sch.warmup([16, 64], lr=2.0, warmup=4), [2.0 * 0.5, 2.0 * 0.25])  # √(4/16), √(4/64)
@@ -179,7 +196,7 @@ def test_every_schedule_rejects_bad_steps(schedule, t, error, message):
         (lambda: sch.constant(1, lr=0.0), ValueError, "lr must be positive"),
         (lambda: sch.decay(1, lr=-1.0, gamma=0.5, step_size=1), ValueError, "lr must be positive"),
         (lambda: sch.decay(1, lr=1.0, kind="cosine", gamma=0.5), ValueError,
-         "kind must be one of 'step', 'exponential', 'inverse_time', got 'cosine'"),
+         "kind must be one of 'step', 'exponential', 'inverse_time', 'continuous', got 'cosine'"),
         (lambda: sch.decay(1, lr=1.0, gamma=1.5, step_size=1), ValueError,
          r"gamma must be in \(0, 1\], got 1.5"),
         (lambda: sch.decay(1, lr=1.0, kind="exponential", gamma=0.0), ValueError,

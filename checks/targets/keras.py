@@ -98,8 +98,9 @@ which the checks read as unsupported in that mode:
                       [ε, 1 − ε], ε = keras.config.epsilon() = 1e-7); unclipped: TypeError
     decay             kind "step" → ExponentialDecay(decay_steps=step_size, staircase=True);
                       "exponential" → ExponentialDecay(decay_steps=1); "inverse_time" →
-                      InverseTimeDecay(decay_steps=1); None → ExponentialDecay(decay_steps=
-                      step_size or 1) at its default staircase=False
+                      InverseTimeDecay(decay_steps=1); "continuous" and None →
+                      ExponentialDecay(decay_steps=step_size (None: 1)) at its default
+                      staircase=False, lr·γ^((t − 1)/step_size)
     warmup            then None|"cosine" → CosineDecay with warmup_target; inverse_sqrt,
                       linear: TypeError (no Keras schedule warms up before them). counting
                       None|"from_zero" → Keras's step count (iterations, from 0); from_one:
@@ -683,11 +684,11 @@ class KerasFunctions:
 
     def decay(self, t, *, lr, gamma, step_size=None, kind=None):
         """ExponentialDecay (kind "step": staircase=True every step_size; "exponential": every
-        step; None: its default staircase=False over step_size or 1) or InverseTimeDecay
-        (kind "inverse_time", every step)."""
-        _offered("decay", "kind", kind, ["step", "exponential", "inverse_time"])
-        if kind == "step" and step_size is None:
-            raise ValueError("step_size must be given for kind='step' (decay_steps)")
+        step; "continuous" and None: its default staircase=False over step_size, or 1 when
+        None is given none) or InverseTimeDecay (kind "inverse_time", every step)."""
+        _offered("decay", "kind", kind, ["step", "exponential", "inverse_time", "continuous"])
+        if kind in ("step", "continuous") and step_size is None:
+            raise ValueError(f"step_size must be given for kind={kind!r} (decay_steps)")
         S = keras.optimizers.schedules
         if kind == "inverse_time":
             schedule = S.InverseTimeDecay(float(lr), decay_steps=1, decay_rate=float(gamma))
