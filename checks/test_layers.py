@@ -452,6 +452,8 @@ SQRT3 = float(np.sqrt(3.0))
 CDFS = {
     "normal": stats.norm.cdf,
     "uniform": lambda z: np.clip((z + SQRT3) / (2 * SQRT3), 0.0, 1.0),
+    # N(0, s²) cut to [−2s, 2s], s = 1/0.879626 (unit variance)
+    "truncated_normal": stats.truncnorm(-2.0, 2.0, scale=1.0 / oracle.TRUNCATED_NORMAL_STD).cdf,
 }
 
 
@@ -514,11 +516,12 @@ def _ks_what(function: str, n: int) -> str:
 #    a dropped factor 2): > 0.999 9;
 # 3. the distribution: a one-sample Kolmogorov–Smirnov test of w/σ against the documented
 #    CDF (the DKW–Massart bound at 1e-7, ``ks_tolerance``: D_n ≤ 0.0075 at n = 151 250). The
-#    normal and the uniform of one variance are 0.058 apart (sup |Φ − U|); Keras's
-#    ``glorot_normal``/``he_normal`` truncated normal (cut at ±2 of its own scale, rescaled to
-#    the variance) is 0.0167 from the normal, more than twice the bound, with the statistic's
-#    noise ≈ 0.5/√n ≈ 0.0013: caught with probability > 0.999 9. (The tail share beyond 1.75σ
-#    of the earlier check, 0.0821 against 0.0802, was inside its bound of 0.02.)
+#    normal and the uniform of one variance are 0.058 apart (sup |Φ − U|); the truncated
+#    normal (Keras's and JAX's ``glorot_normal``/``he_normal``: cut at ±2 of its own scale,
+#    rescaled to the variance) is 0.0167 from the normal and farther from the uniform, more
+#    than twice the bound, with the statistic's noise ≈ 0.5/√n ≈ 0.0013: told apart with
+#    probability > 0.999 9. (The tail share beyond 1.75σ of the earlier check, 0.0821 against
+#    0.0802, was inside its bound of 0.02.)
 
 
 @pytest.mark.algorithm("init")

@@ -21,6 +21,7 @@ Sources (catalogue section 7; seeds by file number):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -33,6 +34,7 @@ __all__ = [
     "INIT_DISTRIBUTIONS",
     "MAX_POOL_TIES",
     "MLP_ACTIVATIONS",
+    "TRUNCATED_NORMAL_STD",
     "avg_pool",
     "avg_pool_backward",
     "conv2d",
@@ -484,18 +486,33 @@ def residual_backward(x, f_backward: Callable[[np.ndarray, np.ndarray], Any], dy
 
 # --- initialisation ---------------------------------------------------------------------
 
-INIT_DISTRIBUTIONS = ("normal", "uniform")
+INIT_DISTRIBUTIONS = ("normal", "uniform", "truncated_normal")
+
+# The standard deviation of N(0, 1) cut to [−2, 2]: √(1 − 4φ(2)/(Φ(2) − Φ(−2))) ≈ 0.879626,
+# the constant by which Keras's VarianceScaling and JAX's variance_scaling raise the scale of
+# their truncated normal so that the draws keep the documented variance.
+TRUNCATED_NORMAL_STD = math.sqrt(
+    1.0 - 4.0 * math.exp(-2.0) / math.sqrt(2.0 * math.pi) / math.erf(math.sqrt(2.0))
+)
 
 
 def _draw(std: float, rng, distribution: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Zero-mean draws of standard deviation ``std``: N(0, std²), or U(−a, a) with a = √3·std
-    (the uniform on [−a, a] has variance a²/3)."""
+    """Zero-mean draws of standard deviation ``std``: N(0, std²); U(−a, a) with a = √3·std
+    (the uniform on [−a, a] has variance a²/3); or N(0, s²) cut to [−2s, 2s] (redrawn there),
+    s = std/0.879626, which keeps the variance std² (Keras's glorot_normal and he_normal,
+    JAX's glorot_normal and he_normal: ``variance_scaling(distribution="truncated_normal")``)."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if choice("distribution", distribution, INIT_DISTRIBUTIONS) == "normal":
+    distribution = choice("distribution", distribution, INIT_DISTRIBUTIONS)
+    if distribution == "normal":
         return rng.normal(0.0, std, size=shape)
-    limit = np.sqrt(3.0) * std
-    return rng.uniform(-limit, limit, size=shape)
+    if distribution == "uniform":
+        limit = np.sqrt(3.0) * std
+        return rng.uniform(-limit, limit, size=shape)
+    z = rng.standard_normal(shape)
+    while np.any(cut := np.abs(z) > 2.0):
+        z[cut] = rng.standard_normal(np.count_nonzero(cut))
+    return std / TRUNCATED_NORMAL_STD * z
 
 
 def _init_shape(fan_in, fan_out, shape) -> tuple[int, int, tuple[int, ...]]:
@@ -516,17 +533,19 @@ def glorot_init(
     "Understanding the difficulty of training deep feedforward neural networks", AISTATS 2010,
     eq. 12 and 16; seeds 001 and 004 only name weight initialisation, with no formula):
 
-        normal:   W ~ N(0, 2/(fan_in + fan_out))
-        uniform:  W ~ U(−a, a),  a = √(6/(fan_in + fan_out))
+        normal:            W ~ N(0, 2/(fan_in + fan_out))
+        uniform:           W ~ U(−a, a),  a = √(6/(fan_in + fan_out))
+        truncated_normal:  the normal cut at ±2 of its scale, the scale raised to keep the
+                           variance (Keras's and JAX's glorot_normal)
 
     The variance keeps activations and gradients of roughly equal scale through a stack of
     near-linear units (tanh near 0). Returns a (fan_out, fan_in) array, or ``shape`` if given
     (for a convolution, shape (C_out, C_in, kH, kW) with fan_in = C_in·kH·kW and
     fan_out = C_out·kH·kW, as PyTorch counts them).
 
-    Warning: Glorot & Bengio's own form is the uniform one; Keras ``glorot_normal`` draws from
-    a truncated normal (rescaled to the same variance), PyTorch ``xavier_normal_`` from a plain
-    normal, as here.
+    Warning: Glorot & Bengio's own form is the uniform one; Keras's and JAX's ``glorot_normal``
+    draw the truncated normal (rescaled to the same variance), PyTorch's ``xavier_normal_`` the
+    plain normal, the default here.
     """
     fan_in, fan_out, shape = _init_shape(fan_in, fan_out, shape)
     return _draw(np.sqrt(2.0 / (fan_in + fan_out)), rng, distribution, shape)
@@ -539,15 +558,17 @@ def he_init(
     "Delving Deep into Rectifiers", ICCV 2015, eq. 10; seeds 001 and 004 only name weight
     initialisation, with no formula):
 
-        normal:   W ~ N(0, 2/fan_in)
-        uniform:  W ~ U(−a, a),  a = √(6/fan_in)
+        normal:            W ~ N(0, 2/fan_in)
+        uniform:           W ~ U(−a, a),  a = √(6/fan_in)
+        truncated_normal:  the normal cut at ±2 of its scale, the scale raised to keep the
+                           variance (Keras's and JAX's he_normal)
 
     The factor 2 makes up for ReLU zeroing half its inputs, so the forward variance is kept.
     ``fan_out`` only sets the default (fan_out, fan_in) shape; ``shape`` overrides it.
 
     Warning: PyTorch's ``kaiming_normal_`` (mode='fan_in', nonlinearity='relu') matches;
     PyTorch's default ``nn.Linear``/``nn.Conv2d`` initialisation is not He's but
-    U(−1/√fan_in, 1/√fan_in); Keras ``he_normal`` uses a truncated normal.
+    U(−1/√fan_in, 1/√fan_in); Keras's and JAX's ``he_normal`` draw the truncated normal.
     """
     fan_in, fan_out, shape = _init_shape(fan_in, fan_out, shape)
     return _draw(np.sqrt(2.0 / fan_in), rng, distribution, shape)

@@ -225,8 +225,9 @@ _ENTRIES = [
        ["seed 000", "seed 004", "He et al., CVPR 2016"]),
     _e("init", _Y, "Xavier/Glorot and He initialisation", "layers", "glorot_init he_init",
        ["Glorot & Bengio, AISTATS 2010", "He et al., ICCV 2015",
-        "seeds 001, 004 name weight initialisation only, with no formula"],
-       distribution="normal uniform"),
+        "seeds 001, 004 name weight initialisation only, with no formula",
+        "keras.initializers.VarianceScaling", "jax.nn.initializers.variance_scaling"],
+       distribution="normal uniform truncated_normal"),
     # 8. Loss landscape
     _e("hessian", _H, "Hessian and Hessian-vector products", "landscape",
        "hessian hessian_vector_product", ["seed 002"]),

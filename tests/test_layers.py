@@ -4,6 +4,7 @@ compositions and hand-derived numbers, sample statistics and Kolmogorov–Smirno
 draws (initialisation), and central finite differences for every backward."""
 
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -432,6 +433,28 @@ def test_uniform_init_has_the_prescribed_bounds_and_variance(rng, name, fan_in, 
     assert stats.kstest(W.ravel(), stats.uniform(-limit, 2 * limit).cdf).pvalue > 1e-3
 
 
+@pytest.mark.parametrize(("name", "fan_in", "fan_out", "variance"), INITS)
+def test_truncated_normal_init_is_cut_at_two_scales_and_keeps_the_variance(
+    rng, name, fan_in, fan_out, variance
+):
+    W = getattr(layers, name)(fan_in, fan_out, rng, distribution="truncated_normal")
+    scale = np.sqrt(variance) / 0.87962566103423978  # Keras's and JAX's constant
+    assert layers.TRUNCATED_NORMAL_STD == pytest.approx(0.87962566103423978, rel=1e-15)
+    assert np.abs(W).max() <= 2 * scale and np.abs(W).max() > 0.999 * 2 * scale
+    assert W.var() == pytest.approx(variance, rel=0.02)
+    assert stats.kstest(W.ravel(), stats.truncnorm(-2, 2, scale=scale).cdf).pvalue > 1e-3
+
+
+def test_truncated_normal_init_matches_keras_glorot_normal_in_distribution():
+    # a two-sample test against Keras's own draws (initializers/random_initializers.py), on
+    # the torch backend the Keras target uses (Keras's default backend is TensorFlow)
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    ours = layers.glorot_init(300, 500, np.random.default_rng(1), distribution="truncated_normal")
+    theirs = np.asarray(keras.initializers.GlorotNormal(seed=1)((300, 500)))
+    assert stats.ks_2samp(ours.ravel(), theirs.ravel()).pvalue > 1e-3
+
+
 def test_glorot_uniform_limit_is_the_papers():
     # Glorot & Bengio eq. 16: U[−√6/√(n_j + n_{j+1}), √6/√(n_j + n_{j+1})]; 6/(2 + 4) = 1
     W = layers.glorot_init(2, 4, np.random.default_rng(0), distribution="uniform", shape=100_000)
@@ -530,7 +553,7 @@ def test_bad_residual_and_init_input_raises_a_clear_error(rng):
         layers.residual_backward(x, lambda x, dy: dy, np.zeros(3))
     with pytest.raises(ValueError, match=r"shapes must match, got x .*, f_backward \(2, 1\)"):
         layers.residual_backward(x, lambda x, dy: dy[:, :1], np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"distribution must be one of 'normal', 'uniform'"):
+    with pytest.raises(ValueError, match=r"distribution must be one of 'normal', 'uniform', 'tr"):
         layers.glorot_init(3, 4, rng, distribution="truncated")
     with pytest.raises(ValueError, match=r"fan_in must be at least 1, got 0"):
         layers.he_init(0, 4, rng)

@@ -111,10 +111,10 @@ which the checks read as unsupported in that mode:
                       backend, whose gradient goes to the first maximum; split: TypeError
     dropout_sample    variant None|"inverted" (Keras scales kept units by 1/(1 − rate));
                       standard: TypeError
-    init              distribution "normal" → GlorotNormal / HeNormal (Keras draws a
-                      truncated normal rescaled to the variance: measured), "uniform" →
-                      GlorotUniform / HeUniform; None: the normal form, the reference's default
-                      name (as the JAX target)
+    init              distribution None|"truncated_normal" → GlorotNormal / HeNormal (Keras's
+                      truncated normal rescaled to the variance), "normal" → the same
+                      VarianceScaling with distribution="untruncated_normal", "uniform" →
+                      GlorotUniform / HeUniform
 
 Defaults are the reference's (the signature is the contract), so a check that leaves a
 hyper-parameter out compares the same algorithm; Keras's own defaults differ for some (Adam
@@ -141,6 +141,7 @@ keras/src/backend/torch/nn.py, keras/src/initializers/random_initializers.py (Ke
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -894,17 +895,27 @@ class KerasFunctions:
 
     # --- initialisation -----------------------------------------------------------------
 
+    # GlorotNormal is VarianceScaling(1, "fan_avg", "truncated_normal") and HeNormal
+    # VarianceScaling(2, "fan_in", "truncated_normal") (initializers/random_initializers.py):
+    # the plain normal is the same VarianceScaling with Keras's "untruncated_normal"
     _INITIALIZERS: ClassVar[dict[tuple[str, str | None], Any]] = {
         ("glorot", None): keras.initializers.GlorotNormal,
-        ("glorot", "normal"): keras.initializers.GlorotNormal,
+        ("glorot", "truncated_normal"): keras.initializers.GlorotNormal,
+        ("glorot", "normal"): functools.partial(
+            keras.initializers.VarianceScaling, 1.0, "fan_avg", "untruncated_normal"
+        ),
         ("glorot", "uniform"): keras.initializers.GlorotUniform,
         ("he", None): keras.initializers.HeNormal,
-        ("he", "normal"): keras.initializers.HeNormal,
+        ("he", "truncated_normal"): keras.initializers.HeNormal,
+        ("he", "normal"): functools.partial(
+            keras.initializers.VarianceScaling, 2.0, "fan_in", "untruncated_normal"
+        ),
         ("he", "uniform"): keras.initializers.HeUniform,
     }
 
     def _init_weights(self, family, fan_in, fan_out, rng, distribution, shape):
-        _offered(f"{family}_init", "distribution", distribution, ["normal", "uniform"])
+        _offered(f"{family}_init", "distribution", distribution,
+                 ["normal", "uniform", "truncated_normal"])  # fmt: skip
         shape = (int(fan_out), int(fan_in)) if shape is None else tuple(int(s) for s in shape)
         if len(shape) < 2:
             raise NotImplementedError(f"keras's initialisers need a shape of 2+ axes, got {shape}")
