@@ -313,6 +313,13 @@ def test_initialisers_draw_the_reference_layout_with_jax_fans(functions):
         functions.glorot_init(5, 7, np.random.default_rng(0), shape=(2, 3))
     large = functions.glorot_init(400, 300, np.random.default_rng(1))
     assert abs(large.var() / (2 / 700) - 1) < 0.03  # the documented variance, truncated or not
+    # JAX's default glorot_normal is truncated at 2σ before rescaling (none beyond 2/0.88 σ);
+    # distribution="normal" is variance_scaling's untruncated normal (about 0.5% beyond 2.3σ)
+    sigma = np.sqrt(2 / 700)
+    assert np.max(np.abs(large)) <= 2 / 0.8796 * sigma * (1 + 1e-6)
+    normal = functions.glorot_init(400, 300, np.random.default_rng(1), distribution="normal")
+    assert abs(normal.var() / sigma**2 - 1) < 0.03
+    assert 0.003 < np.mean(np.abs(normal) > 2.3 * sigma) < 0.03
 
 
 def test_losses_are_optax_unreduced_terms_and_a_reduced_call_is_not_offered(functions, rng):

@@ -83,9 +83,11 @@ TypeError, which the checks read as unsupported in that mode:
                       row); the reduced call: NotImplementedError; reduction="mean": TypeError.
                       Backwards: jax.vjp of the same unreduced function with dy of the terms'
                       shape (with respect to the prediction only)
-    init              distribution "normal" → glorot_normal / he_normal (JAX draws a truncated
-                      normal rescaled to the documented variance), "uniform" → glorot_uniform /
-                      he_uniform; None: the normal form, the reference's default name
+    init              distribution None → glorot_normal / he_normal, JAX's own: a normal
+                      truncated at ±2σ and rescaled to the documented variance (measured);
+                      "normal" → variance_scaling(1 | 2, "fan_avg" | "fan_in", "normal"), the
+                      untruncated normal JAX offers by name; "uniform" → glorot_uniform /
+                      he_uniform
 
 Defaults are the reference's (the signature is the contract), so a check that leaves a
 hyper-parameter out compares the same algorithm. What the library keeps of its own is left as
@@ -1161,11 +1163,18 @@ class JaxFunctions:
     # --- initialisation -----------------------------------------------------------------
 
     _INITIALIZERS: ClassVar[dict[tuple[str, str | None], Callable[..., Any]]] = {
+        # None: jax's own glorot_normal / he_normal, a truncated normal (±2σ before rescaling)
+        # of the documented variance (jax/_src/nn/initializers.py:413-445, 561-593), measured;
+        # "normal": variance_scaling's untruncated "normal" distribution, same scale and fan
         ("glorot", None): jax.nn.initializers.glorot_normal,
-        ("glorot", "normal"): jax.nn.initializers.glorot_normal,
+        ("glorot", "normal"): functools.partial(
+            jax.nn.initializers.variance_scaling, 1.0, "fan_avg", "normal"
+        ),
         ("glorot", "uniform"): jax.nn.initializers.glorot_uniform,
         ("he", None): jax.nn.initializers.he_normal,
-        ("he", "normal"): jax.nn.initializers.he_normal,
+        ("he", "normal"): functools.partial(
+            jax.nn.initializers.variance_scaling, 2.0, "fan_in", "normal"
+        ),
         ("he", "uniform"): jax.nn.initializers.he_uniform,
     }
 
