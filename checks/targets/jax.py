@@ -14,7 +14,7 @@ The adapter converts types, devices, argument names, layouts and conventions onl
 arithmetic that changes a result and never chooses a variant. The conventions it maps are
 names and layouts, not formulas:
 
-    layouts           NCHW ↔ NHWC for flax.linen's Conv and avg_pool (transposes); a convolution
+    layouts           NCHW ↔ NHWC for flax.linen's Conv and pooling (transposes); a convolution
                       weight OIHW ↔ HWIO; a linear weight (out, in) ↔ flax Dense's kernel
                       (in, out); the spectral norm's W (out, in) ↔ its kernel (in, out)
     dropout           the reference's p is the KEEP probability; flax's Dropout ``rate`` is the
@@ -106,10 +106,9 @@ because JAX cannot take the input the reference's signature gives it:
     cannot trace or differentiate); spectral_norm_backward and spectral_norm with
     n_power_iterations=0 (flax's SpectralNorm always runs its power iteration from the stored
     u, and returns W unnormalised for n_steps < 1, so a given v cannot be held).
-    max_pool_backward with a dilation (JAX's VJP of a dilated reduce_window(max) raises
-    NotImplementedError; the forward takes it). prelu with one slope per channel:
-    flax.linen.PReLU learns one scalar slope (NotImplementedError; a size-1 slope is
-    offered). spectral_norm's v: flax keeps only u and σ (None).
+    prelu with one slope per channel: flax.linen.PReLU learns one scalar slope
+    (NotImplementedError; a size-1 slope is offered). Pooling with dilation: flax's pools take
+    none (NotImplementedError). spectral_norm's v: flax keeps only u and σ (None).
 
 Speed: every function is ``jax.jit``-compiled once per (function, static arguments); jit
 caches each compiled program per input shape and dtype, and JAX's persistent compilation
@@ -591,28 +590,21 @@ def _conv2d_backward(x, w, b, dy, stride, padding, dilation):
     )
 
 
-def _pool_apply(x, name, kernel, stride, padding, dilation):
-    """avg_pool: flax.linen.avg_pool on NHWC (x transposed in and back: layouts only), at
-    flax's default count_include_pad=True. max_pool: what flax.linen.max_pool computes,
-    ``lax.reduce_window(x, −inf, lax.max, ...)`` (flax/linen/pooling.py:73, :124), called
-    directly on NCHW so that it takes the window dilation flax's wrapper does not pass on."""
+def _pool_apply(x, name, kernel, stride, padding):
+    """flax.linen.max_pool / avg_pool on NHWC (x transposed in and back: layouts only);
+    avg_pool at flax's default count_include_pad=True."""
     (ph, pw) = padding
-    if name == "max_pool":
-        return jax.lax.reduce_window(
-            x, -jnp.inf, jax.lax.max, (1, 1, *kernel), (1, 1, *stride),
-            ((0, 0), (0, 0), (ph, ph), (pw, pw)), window_dilation=(1, 1, *dilation),
-        )  # fmt: skip
     pool = getattr(nn, name)
     y = pool(jnp.transpose(x, _NHWC), kernel, strides=stride, padding=((ph, ph), (pw, pw)))
     return jnp.transpose(y, _NCHW)
 
 
-_pool = jax.jit(_pool_apply, static_argnums=(1, 2, 3, 4, 5))
+_pool = jax.jit(_pool_apply, static_argnums=(1, 2, 3, 4))
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5, 6))
-def _pool_backward(x, dy, name, kernel, stride, padding, dilation):
-    return jax.vjp(lambda x: _pool_apply(x, name, kernel, stride, padding, dilation), x)[1](dy)[0]
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _pool_backward(x, dy, name, kernel, stride, padding):
+    return jax.vjp(lambda x: _pool_apply(x, name, kernel, stride, padding), x)[1](dy)[0]
 
 
 # --- the target -----------------------------------------------------------------------------
@@ -1139,9 +1131,12 @@ class JaxFunctions:
 
     @staticmethod
     def _pool_geometry(kernel_size, stride, padding, dilation):
+        if _pair(dilation) != (1, 1):
+            raise NotImplementedError(
+                f"flax.linen's pools take no dilation, got dilation={dilation!r}"
+            )
         kernel = _pair(kernel_size)
-        stride = kernel if stride is None else _pair(stride)
-        return kernel, stride, _pair(padding), _pair(dilation)
+        return kernel, kernel if stride is None else _pair(stride), _pair(padding)
 
     def max_pool(self, x, *, kernel_size, stride=None, padding=0, dilation=1, ties=None):
         _offered("max_pool", "ties", ties, ["first"])
@@ -1153,11 +1148,6 @@ class JaxFunctions:
     ):
         _offered("max_pool_backward", "ties", ties, ["first"])
         geometry = self._pool_geometry(kernel_size, stride, padding, dilation)
-        if geometry[3] != (1, 1):  # raised here, before a trace that would raise it each time
-            raise NotImplementedError(
-                "JAX has no VJP of a dilated max-pool (select_and_gather with window dilation, "
-                "jax/_src/lax/windowed_reductions.py:1069)"
-            )
         x = self._in(x)
         return _np(_pool_backward(x, self._in(dy, x.dtype), "max_pool", *geometry))
 
