@@ -13,6 +13,7 @@ from nnconform.checks.targets import load_target  # noqa: E402
 from nnconform.reference import (  # noqa: E402
     activations,
     layers,
+    losses,
     normalization,
     optimizers,
     schedules,
@@ -40,9 +41,9 @@ def test_load_target_declares_jax_with_64_bit_arrays(target):
 
 
 def test_a_missing_function_is_unsupported_not_an_error(target):
-    # the losses wait for the reduction policy; a given mask, a separate look-ahead, the
+    # binary cross-entropy on probabilities, l1, a given mask, a separate look-ahead, the
     # solvers: JAX has no function that takes them
-    for name in ("mse", "cross_entropy", "dropout", "nesterov_lookahead", "trajectory", "bfgs"):
+    for name in ("binary_cross_entropy", "l1", "dropout", "nesterov_lookahead", "bfgs"):
         assert target.get(name) is None
     assert target.supports("relu", "relu_backward", "adam_init", "adam_step", "batch_norm")
 
@@ -312,3 +313,53 @@ def test_initialisers_draw_the_reference_layout_with_jax_fans(functions):
         functions.glorot_init(5, 7, np.random.default_rng(0), shape=(2, 3))
     large = functions.glorot_init(400, 300, np.random.default_rng(1))
     assert abs(large.var() / (2 / 700) - 1) < 0.03  # the documented variance, truncated or not
+    # JAX's default glorot_normal is truncated at 2σ before rescaling (none beyond 2/0.88 σ);
+    # distribution="normal" is variance_scaling's untruncated normal (about 0.5% beyond 2.3σ)
+    sigma = np.sqrt(2 / 700)
+    assert np.max(np.abs(large)) <= 2 / 0.8796 * sigma * (1 + 1e-6)
+    normal = functions.glorot_init(400, 300, np.random.default_rng(1), distribution="normal")
+    assert abs(normal.var() / sigma**2 - 1) < 0.03
+    assert 0.003 < np.mean(np.abs(normal) > 2.3 * sigma) < 0.03
+
+
+def test_losses_are_optax_unreduced_terms_and_a_reduced_call_is_not_offered(functions, rng):
+    # reduction="none" only: mse's variant names optax's function (l2_loss ½d², squared_error
+    # d²); the backward is the VJP with dy of the terms' shape. 7 elements, 3 rows: padded
+    y_hat, y, dy = rng.standard_normal((3, 7, 1)) * 2
+    for variant, factor in (("half", 0.5), ("half_per_example", 0.5), ("mean", 1.0), ("sum", 1.0)):
+        terms = functions.mse(y_hat, y, variant=variant, reduction="none")
+        np.testing.assert_allclose(terms, factor * (y_hat - y) ** 2, rtol=1e-14)
+        grad = functions.mse_backward(y_hat, y, dy, variant=variant, reduction="none")
+        np.testing.assert_allclose(grad, 2 * factor * (y_hat - y) * dy, rtol=1e-14)
+    z, soft = rng.standard_normal(5) * 5, rng.uniform(size=5)
+    np.testing.assert_allclose(
+        functions.binary_cross_entropy_with_logits(z, soft, reduction="none"),
+        losses.binary_cross_entropy_with_logits(z, soft, reduction="none"), rtol=1e-13,
+    )  # fmt: skip
+    logits, labels, dz = rng.standard_normal((3, 4)), np.array([3, 0, 1]), rng.standard_normal(3)
+    terms = functions.cross_entropy(logits, labels, reduction="none")
+    assert terms.shape == (3,) and terms.dtype == np.float64  # the padded rows sliced off
+    np.testing.assert_allclose(terms, losses.cross_entropy(logits, labels, reduction="none"),
+                               rtol=1e-14)  # fmt: skip
+    grad = functions.cross_entropy_backward(logits.astype(np.float32), labels, dz,
+                                            reduction="none")  # fmt: skip
+    assert grad.shape == (3, 4) and grad.dtype == np.float32
+    np.testing.assert_allclose(grad, losses.cross_entropy_backward(logits, labels, dz,
+                               reduction="none"), rtol=1e-5, atol=1e-7)  # fmt: skip
+    # a reduced call would be adapter arithmetic: NotImplementedError (unsupported example);
+    # a reduction or reduced variant optax lacks: TypeError (unsupported mode); mse's variant
+    # left out: optax has no default of its two squared losses
+    for reduced in (
+        lambda: functions.mse(y_hat, y),
+        lambda: functions.mse(y_hat, y, reduction="none"),
+        lambda: functions.cross_entropy(logits, labels),
+        lambda: functions.binary_cross_entropy_with_logits_backward(z, soft),
+    ):
+        with pytest.raises(NotImplementedError):
+            reduced()
+    for refused in (
+        lambda: functions.mse(y_hat, y, variant="sum"),
+        lambda: functions.cross_entropy(logits, labels, reduction="mean"),
+    ):
+        with pytest.raises(TypeError):
+            refused()

@@ -72,9 +72,22 @@ TypeError, which the checks read as unsupported in that mode:
                       which keeps the first maximum of the scan; split: TypeError
     dropout_sample    variant "inverted" (flax Dropout scales kept units by 1/(1 − rate));
                       standard: TypeError
-    init              distribution "normal" → glorot_normal / he_normal (JAX draws a truncated
-                      normal rescaled to the documented variance), "uniform" → glorot_uniform /
-                      he_uniform; None: the normal form, the reference's default name
+    mse               reduction="none" only (optax's losses are unreduced: the reference's
+                      reduction policy), variant "half", "half_per_example" → optax.l2_loss
+                      ½(ŷ − y)²; "mean", "sum" → optax.squared_error (ŷ − y)²; the variant
+                      left out: NotImplementedError (optax has both, neither is its default);
+                      a reduced call: NotImplementedError, with a variant a TypeError
+    binary_cross_entropy_with_logits, cross_entropy
+                      reduction="none" only → optax.sigmoid_binary_cross_entropy (logits, soft
+                      labels), optax.softmax_cross_entropy_with_integer_labels (one term per
+                      row); the reduced call: NotImplementedError; reduction="mean": TypeError.
+                      Backwards: jax.vjp of the same unreduced function with dy of the terms'
+                      shape (with respect to the prediction only)
+    init              distribution None → glorot_normal / he_normal, JAX's own: a normal
+                      truncated at ±2σ and rescaled to the documented variance (measured);
+                      "normal" → variance_scaling(1 | 2, "fan_avg" | "fan_in", "normal"), the
+                      untruncated normal JAX offers by name; "uniform" → glorot_uniform /
+                      he_uniform
 
 Defaults are the reference's (the signature is the contract), so a check that leaves a
 hyper-parameter out compares the same algorithm. What the library keeps of its own is left as
@@ -83,7 +96,9 @@ standardize's, and WeightNorm's ε = 1e-12 inside the root.
 
 Not offered (unsupported), for want of a JAX function that computes them as they are, or
 because JAX cannot take the input the reference's signature gives it:
-    the losses (left to the reduction policy), dropout/dropout_backward with a given mask (flax
+    the reduced losses (summing optax's terms would be adapter arithmetic, and for mse it would
+    choose the variant), binary_cross_entropy on probabilities (optax's takes logits), l1
+    (optax has no absolute error), dropout/dropout_backward with a given mask (flax
     draws its own: see ``dropout_sample``), rmsprop_nesterov, unified, nesterov_lookahead
     (optax stores the look-ahead point), trajectory, noam, ckn, softplus_sum, residual,
     singular value bounding, the penalties, mmd, the evaluation functions; hessian,
@@ -96,13 +111,15 @@ because JAX cannot take the input the reference's signature gives it:
     none (NotImplementedError). spectral_norm's v: flax keeps only u and σ (None).
 
 Speed: every function is ``jax.jit``-compiled once per (function, static arguments); jit
-caches each compiled program per input shape and dtype. Element-wise activations, the
-optimisers' steps (coordinate-wise: a padded coordinate has θ = g = 0 and stays 0) and
-dropout_sample's mask are flattened and padded with zeros to a power-of-two size (at least 8)
-and sliced back, so that few sizes are ever compiled: a layout choice, no arithmetic on any
-result. Schedules evaluate the padded counts likewise. A function's first call compiles (the
-gate allows it 5 times the per-call limit). dropout_sample runs eagerly (flax compares its
-rate in Python), each operation compiled once per padded size.
+caches each compiled program per input shape and dtype, and JAX's persistent compilation
+cache keeps them between runs (``~/.cache/nnconform/jax``, see ``_persistent_cache``).
+Element-wise activations and losses, the optimisers' steps (coordinate-wise: a padded
+coordinate has θ = g = 0 and stays 0) and dropout_sample's mask are flattened and padded with
+zeros to a power-of-two size (at least 8) and sliced back, so that few sizes are ever
+compiled: a layout choice, no arithmetic on any result. Schedules evaluate the padded counts
+likewise, and cross_entropy pads its rows (a padded row's term is sliced off). A function's
+first call compiles (the gate allows it 5 times the per-call limit). dropout_sample runs
+eagerly (flax compares its rate in Python), each operation compiled once per padded size.
 
 What the platform keeps of its own: XLA's CPU backend treats subnormal inputs and results as
 0 (denormals-are-zero, flush-to-zero; JAX's "Sharp bits" documents it): at a subnormal input
@@ -236,6 +253,49 @@ _prelu = jax.jit(_prelu_apply)
 def _prelu_backward(x, slope, dy):
     _, pull = jax.vjp(_prelu_apply, x, slope)
     return pull(dy)
+
+
+# --- losses: optax's unreduced losses (the reference's reduction="none") -------------------
+
+# name -> optax's per-element loss f(prediction, target): mse's terms by variant (l2_loss
+# ½(ŷ − y)², squared_error (ŷ − y)²) and binary cross-entropy on logits
+_ELEMENTWISE_LOSSES: dict[str, Callable[..., jax.Array]] = {
+    "l2_loss": optax.l2_loss,
+    "squared_error": optax.squared_error,
+    "sigmoid_binary_cross_entropy": optax.sigmoid_binary_cross_entropy,
+}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _elementwise_loss(name: str, y_hat, y):
+    return _ELEMENTWISE_LOSSES[name](y_hat, y)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _elementwise_loss_backward(name: str, y_hat, y, dy):
+    # the target (label) gets no gradient: the VJP with respect to the prediction only
+    return jax.vjp(lambda y_hat: _ELEMENTWISE_LOSSES[name](y_hat, y), y_hat)[1](dy)[0]
+
+
+_cross_entropy = jax.jit(optax.softmax_cross_entropy_with_integer_labels)
+
+
+@jax.jit
+def _cross_entropy_backward(z, labels, dy):
+    f = optax.softmax_cross_entropy_with_integer_labels
+    return jax.vjp(lambda z: f(z, labels), z)[1](dy)[0]
+
+
+def _unreduced_only(function: str, reduction: str | None) -> None:
+    """optax's losses are unreduced: reduction="none" is offered; a reduced call (the
+    keyword left out) is NotImplementedError, a reduction optax lacks a TypeError."""
+    if reduction is None:
+        raise NotImplementedError(
+            f"optax's {function} is unreduced (one term per element or row): call it with "
+            "reduction='none'; reducing it would be adapter arithmetic"
+        )
+    if reduction != "none":
+        raise TypeError(f"optax offers no {function}(reduction={reduction!r}), only its terms")
 
 
 # --- optimisers: optax aliases, wrapped by inject_hyperparams -----------------------------
@@ -717,6 +777,96 @@ class JaxFunctions:
         dy = self._in(dy, z.dtype)
         return _np(_along_axis_backward(z, dy, name="log_softmax", axis=int(axis)))
 
+    # --- losses: optax's unreduced losses, reduction="none" only ----------------------------
+
+    # mse's variant names the terms: ½(ŷ − y)² (half, half_per_example) is optax.l2_loss,
+    # (ŷ − y)² (mean, sum) optax.squared_error (optax/losses/_regression.py:24-72). optax has
+    # no default of the two: the variant left out is NotImplementedError, never a choice
+    _MSE_TERMS: ClassVar[dict[str, str]] = {
+        "half": "l2_loss", "half_per_example": "l2_loss",
+        "mean": "squared_error", "sum": "squared_error",
+    }  # fmt: skip
+
+    def _mse_terms(self, variant: str | None, reduction: str | None) -> str:
+        if reduction is None and variant is not None:
+            raise TypeError(f"optax offers no reduced mse(variant={variant!r}), only its terms")
+        _unreduced_only("mse", reduction)
+        if variant is None:
+            raise NotImplementedError(
+                "optax has two unreduced squared losses and no default: l2_loss ½(ŷ − y)² "
+                "(variant='half') and squared_error (ŷ − y)² (variant='mean')"
+            )
+        _offered("mse", "variant", variant, list(self._MSE_TERMS))
+        return self._MSE_TERMS[variant]
+
+    def _pointwise_loss(self, name: str, y_hat, y, dy=None) -> np.ndarray:
+        """An optax per-element loss (or its VJP with ``dy`` of the terms' shape) on the
+        prediction and target flattened and zero-padded to a power-of-two length (the padded
+        terms sliced off): few sizes to compile."""
+        a = _float_array(y_hat)
+        b = np.asarray(y, dtype=a.dtype)  # the target in the prediction's dtype: a conversion
+        if b.shape != a.shape:
+            raise ValueError(
+                f"the target must have the prediction's shape {a.shape}, got {b.shape}"
+            )
+        size = _bucket(a.size)
+        xs, ys = (jax.device_put(_padded(v, size), self.device) for v in (a, b))
+        if dy is None:
+            out = _elementwise_loss(name, xs, ys)
+        else:
+            d = np.broadcast_to(np.asarray(dy, dtype=a.dtype), a.shape)
+            ds = jax.device_put(_padded(d, size), self.device)
+            out = _elementwise_loss_backward(name, xs, ys, ds)
+        return _np(np.asarray(out)[: a.size].reshape(a.shape))
+
+    def mse(self, y_hat, y, *, variant=None, reduction=None):
+        return self._pointwise_loss(self._mse_terms(variant, reduction), y_hat, y)
+
+    def mse_backward(self, y_hat, y, dy=1.0, *, variant=None, reduction=None):
+        return self._pointwise_loss(self._mse_terms(variant, reduction), y_hat, y, dy)
+
+    def binary_cross_entropy_with_logits(self, z, y, *, reduction=None):
+        """optax.sigmoid_binary_cross_entropy: −y log σ(z) − (1 − y) log σ(−z) per element,
+        on logits (optax/losses/_classification.py:78-83). The reference's binary_cross_entropy
+        takes probabilities, which optax has no loss for: not offered."""
+        _unreduced_only("binary_cross_entropy_with_logits", reduction)
+        return self._pointwise_loss("sigmoid_binary_cross_entropy", z, y)
+
+    def binary_cross_entropy_with_logits_backward(self, z, y, dy=1.0, *, reduction=None):
+        _unreduced_only("binary_cross_entropy_with_logits", reduction)
+        return self._pointwise_loss("sigmoid_binary_cross_entropy", z, y, dy)
+
+    def _logits_and_labels(self, z, y, dy=None):
+        """Logits (N, K) and labels (N,) with the rows zero-padded to a power-of-two count (a
+        padded row has logits 0 and label 0; its term is sliced off): few shapes to compile."""
+        z = _float_array(z)
+        labels = np.asarray(y)
+        if z.ndim != 2 or labels.shape != z.shape[:1]:
+            raise ValueError(f"z must be (N, K) and y (N,), got {z.shape} and {labels.shape}")
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"y must hold integer class labels, got dtype {labels.dtype}")
+        rows = _bucket(z.shape[0])
+        padded_z = np.zeros((rows, z.shape[1]), dtype=z.dtype)
+        padded_z[: z.shape[0]] = z
+        padded_y = np.zeros(rows, dtype=np.int64)
+        padded_y[: z.shape[0]] = labels
+        arrays = [padded_z, padded_y]
+        if dy is not None:
+            arrays.append(_padded(np.broadcast_to(np.asarray(dy, dtype=z.dtype), labels.shape),
+                                  rows))  # fmt: skip
+        return [jax.device_put(a, self.device) for a in arrays], z.shape[0]
+
+    def cross_entropy(self, z, y, *, reduction=None):
+        """optax.softmax_cross_entropy_with_integer_labels: −log softmax(z_i)_{y_i} per row."""
+        _unreduced_only("cross_entropy", reduction)
+        arrays, n = self._logits_and_labels(z, y)
+        return _np(np.asarray(_cross_entropy(*arrays))[:n])
+
+    def cross_entropy_backward(self, z, y, dy=1.0, *, reduction=None):
+        _unreduced_only("cross_entropy", reduction)
+        arrays, n = self._logits_and_labels(z, y, dy)
+        return _np(np.asarray(_cross_entropy_backward(*arrays))[:n])
+
     # --- optimisers: optax, one step per call --------------------------------------------
 
     def _init(self, name: str, theta) -> OptimizerState:
@@ -1013,11 +1163,18 @@ class JaxFunctions:
     # --- initialisation -----------------------------------------------------------------
 
     _INITIALIZERS: ClassVar[dict[tuple[str, str | None], Callable[..., Any]]] = {
+        # None: jax's own glorot_normal / he_normal, a truncated normal (±2σ before rescaling)
+        # of the documented variance (jax/_src/nn/initializers.py:413-445, 561-593), measured;
+        # "normal": variance_scaling's untruncated "normal" distribution, same scale and fan
         ("glorot", None): jax.nn.initializers.glorot_normal,
-        ("glorot", "normal"): jax.nn.initializers.glorot_normal,
+        ("glorot", "normal"): functools.partial(
+            jax.nn.initializers.variance_scaling, 1.0, "fan_avg", "normal"
+        ),
         ("glorot", "uniform"): jax.nn.initializers.glorot_uniform,
         ("he", None): jax.nn.initializers.he_normal,
-        ("he", "normal"): jax.nn.initializers.he_normal,
+        ("he", "normal"): functools.partial(
+            jax.nn.initializers.variance_scaling, 2.0, "fan_in", "normal"
+        ),
         ("he", "uniform"): jax.nn.initializers.he_uniform,
     }
 
@@ -1057,9 +1214,32 @@ def _one_thread_per_worker() -> None:
             ).strip()
 
 
+def _cache_dir() -> str:
+    """The persistent compilation cache's folder: $NNCONFORM_JAX_CACHE, else nnconform/jax
+    under the user's cache folder ($XDG_CACHE_HOME, by default ~/.cache)."""
+    if os.environ.get("NNCONFORM_JAX_CACHE"):
+        return os.environ["NNCONFORM_JAX_CACHE"]
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "nnconform", "jax")
+
+
+def _persistent_cache() -> None:
+    """JAX's persistent compilation cache, so that a run compiles only what no earlier run
+    compiled (jax.readthedocs.io "Persistent compilation cache"): every program, however
+    quick to compile (min_compile_time_secs = 0; the checks' programs are small and many). A
+    folder set by JAX's own JAX_COMPILATION_CACHE_DIR is kept; NNCONFORM_JAX_CACHE=off turns
+    it off. The cache stores XLA's compiled programs only: results are those of a compile."""
+    if jax.config.jax_compilation_cache_dir or os.environ.get("NNCONFORM_JAX_CACHE") == "off":
+        return
+    jax.config.update("jax_compilation_cache_dir", _cache_dir())
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def make_target(*, device: str = "cpu") -> Target:
     """The JAX target on ``device`` ("cpu", or "cuda" where JAX sees a GPU)."""
     _one_thread_per_worker()
+    _persistent_cache()
     try:
         has_gpu = bool(jax.devices("gpu"))
     except RuntimeError:
