@@ -59,8 +59,9 @@ TypeError, which the checks read as unsupported in that mode:
                       "eps_outside" → eps_in_sqrt=False
     decay             kind "step" → optax.exponential_decay(transition_steps=step_size,
                       staircase=True); "exponential" → exponential_decay(transition_steps=1);
-                      None → exponential_decay(transition_steps=step_size or 1) with its default
-                      staircase=False, lr·γ^((t − 1)/step_size); inverse_time: TypeError
+                      "continuous" and None → exponential_decay(transition_steps=step_size (None:
+                      or 1)) with its default staircase=False, lr·γ^((t − 1)/step_size);
+                      inverse_time: TypeError
     warmup            then "cosine" (and None) → optax.warmup_cosine_decay_schedule(init_value=0,
                       peak_value=lr, warmup_steps=warmup, decay_steps=total); inverse_sqrt,
                       linear: TypeError (no optax schedule computes them in one function)
@@ -83,8 +84,8 @@ TypeError, which the checks read as unsupported in that mode:
                       row); the reduced call: NotImplementedError; reduction="mean": TypeError.
                       Backwards: jax.vjp of the same unreduced function with dy of the terms'
                       shape (with respect to the prediction only)
-    init              distribution None → glorot_normal / he_normal, JAX's own: a normal
-                      truncated at ±2σ and rescaled to the documented variance (measured);
+    init              distribution None|"truncated_normal" → glorot_normal / he_normal, JAX's
+                      own: a normal truncated at ±2σ and rescaled to the variance;
                       "normal" → variance_scaling(1 | 2, "fan_avg" | "fan_in", "normal"), the
                       untruncated normal JAX offers by name; "uniform" → glorot_uniform /
                       he_uniform
@@ -979,11 +980,12 @@ class JaxFunctions:
 
     def decay(self, t, *, lr, gamma, step_size=None, kind=None):
         """optax.exponential_decay: kind "step" → staircase=True every step_size counts;
-        "exponential" → every count; None → its default staircase=False over step_size
-        counts (1 when none is given). inverse_time: optax has none (TypeError)."""
-        _offered("decay", "kind", kind, ["step", "exponential"])
-        if kind == "step" and step_size is None:
-            raise ValueError("step_size must be given for kind='step' (transition_steps)")
+        "exponential" → every count; "continuous" and None → its default staircase=False
+        over step_size counts (None: 1 when none is given). inverse_time: optax has none
+        (TypeError)."""
+        _offered("decay", "kind", kind, ["step", "exponential", "continuous"])
+        if kind in ("step", "continuous") and step_size is None:
+            raise ValueError(f"step_size must be given for kind={kind!r} (transition_steps)")
         transition = 1 if kind == "exponential" or step_size is None else int(step_size)
         schedule = optax.exponential_decay(
             float(lr), transition_steps=transition, decay_rate=float(gamma),
@@ -1167,11 +1169,13 @@ class JaxFunctions:
         # of the documented variance (jax/_src/nn/initializers.py:413-445, 561-593), measured;
         # "normal": variance_scaling's untruncated "normal" distribution, same scale and fan
         ("glorot", None): jax.nn.initializers.glorot_normal,
+        ("glorot", "truncated_normal"): jax.nn.initializers.glorot_normal,
         ("glorot", "normal"): functools.partial(
             jax.nn.initializers.variance_scaling, 1.0, "fan_avg", "normal"
         ),
         ("glorot", "uniform"): jax.nn.initializers.glorot_uniform,
         ("he", None): jax.nn.initializers.he_normal,
+        ("he", "truncated_normal"): jax.nn.initializers.he_normal,
         ("he", "normal"): functools.partial(
             jax.nn.initializers.variance_scaling, 2.0, "fan_in", "normal"
         ),
@@ -1179,7 +1183,8 @@ class JaxFunctions:
     }
 
     def _init_weights(self, family, fan_in, fan_out, rng, distribution, shape):
-        _offered(f"{family}_init", "distribution", distribution, ["normal", "uniform"])
+        _offered(f"{family}_init", "distribution", distribution,
+                 ["normal", "uniform", "truncated_normal"])  # fmt: skip
         shape = (int(fan_out), int(fan_in)) if shape is None else tuple(int(s) for s in shape)
         if len(shape) < 2:
             raise NotImplementedError(f"jax's initialisers need a shape of 2+ axes, got {shape}")
