@@ -151,10 +151,14 @@ def test_newton_matches_the_oracle_and_scipy(target, seed):
     _, grad, hess, x0, x_star = _smooth_problem(seed)
     out, c = call(target, "newton", grad, hess, x0.copy(), steps=50, tol=1e-10)
     xs = _iterates(out, c)
-    expected = oracle.newton(grad, hess, x0, steps=50, tol=1e-10).iterates
-    assert_close(xs, expected, what="newton iterates", call=c, dtype="float64")
-    assert_close(xs[-1], x_star, what="newton's minimiser against scipy.optimize.root",
-                 call=c, tol=MINIMISERS)  # fmt: skip
+    expected = oracle.newton(grad, hess, x0, steps=50, tol=1e-10)
+    assert_close(xs, expected.iterates, what="newton iterates", call=c, dtype="float64")
+    # pure Newton (no line search) may oscillate from a start far out on the log-sum-exp
+    # terms: its minimiser is compared where the oracle's run converged (seeds 12 and 13 of the
+    # ci profile drew such starts; the iterates above still match the oracle's there)
+    if expected.converged:
+        assert_close(xs[-1], x_star, what="newton's minimiser against scipy.optimize.root",
+                     call=c, tol=MINIMISERS)  # fmt: skip
 
 
 @pytest.mark.algorithm("newton")
