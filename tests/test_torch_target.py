@@ -136,6 +136,25 @@ def test_dropout_sample_draws_a_repeatable_torch_mask(functions):
     )
 
 
+def test_init_is_torch_nn_init_on_the_references_layout_and_fans(functions):
+    # xavier_normal_ on an (out, in) tensor: std √(2/(in + out)); kaiming_normal_(relu):
+    # √(2/in); the same torch seed drawn from the same numpy generator gives the same weights
+    w = functions.glorot_init(300, 500, np.random.default_rng(3))
+    assert w.shape == (500, 300) and w.dtype == np.float64
+    assert w.std() == pytest.approx(np.sqrt(2 / 800), rel=0.02)
+    assert np.array_equal(w, functions.glorot_init(300, 500, np.random.default_rng(3)))
+    he = functions.he_init(300, 500, np.random.default_rng(3), distribution="uniform")
+    assert np.abs(he).max() <= np.sqrt(6 / 300) and he.std() == pytest.approx(
+        np.sqrt(2 / 300), rel=0.02
+    )
+    kernel = functions.he_init(2 * 9, 8 * 9, np.random.default_rng(3), shape=(8, 2, 3, 3))
+    assert kernel.shape == (8, 2, 3, 3)
+    with pytest.raises(NotImplementedError, match="torch derives fan_in, fan_out"):
+        functions.he_init(5, 8, np.random.default_rng(3), shape=(8, 2, 3, 3))
+    with pytest.raises(TypeError, match="truncated_normal"):
+        functions.glorot_init(3, 4, np.random.default_rng(3), distribution="truncated_normal")
+
+
 def test_dropout_and_max_pool_offer_the_modes_torch_has(functions, rng):
     # F.dropout is inverted dropout, and max_pool2d's gradient goes to the first maximum of a
     # window: those modes are torch's own (the keyword left out); the others are a TypeError,

@@ -34,6 +34,9 @@ def test_torch_verdicts_are_the_same_under_three_seeds():
     # default, "first"; "split" is unsupported); dropout_sample: F.dropout is inverted
     # dropout ("standard" unsupported). The checks of those modes do not move these verdicts
     assert verdicts[0]["max_pool"] == ("pass", ["first"])
+    # torch.nn.init's xavier_normal_ / kaiming_normal_ draw the plain normal (truncated_normal
+    # unsupported: trunc_normal_ cuts at absolute bounds)
+    assert verdicts[0]["init"] == ("pass", ["normal"])
     assert verdicts[0]["dropout"] == ("variant", ["inverted"])
     # optimisers, schedules, batch norm: the default call measures torch's variant; the checks
     # of every documented mode pass where torch offers the mode (adam l2 and decoupled, adagrad

@@ -46,6 +46,11 @@ torch lacks raises TypeError, which the checks read as unsupported in that mode:
     decay             kind "step" → StepLR, "exponential" → ExponentialLR; inverse_time:
                       TypeError (no torch scheduler computes it without the adapter's arithmetic)
     batch_norm        running_var_estimator "unbiased" (F.batch_norm); biased: TypeError
+    init              glorot_init/he_init: torch.nn.init's xavier_normal_ / kaiming_normal_
+                      (mode "fan_in", nonlinearity "relu": gain √2) for distribution None and
+                      "normal", xavier_uniform_ / kaiming_uniform_ for "uniform", drawn with a
+                      torch.Generator seeded from ``rng``; truncated_normal: TypeError (torch's
+                      trunc_normal_ cuts at absolute bounds, not at ±2 of a Glorot scale)
 
 Defaults are the reference's (the signature is the contract), so a check that leaves a
 hyper-parameter out compares the same algorithm; torch's own defaults differ for some (RMSprop
@@ -57,7 +62,7 @@ because torch cannot take the input the reference's signature gives it:
     rmsprop_nesterov, unified, nesterov_lookahead (torch stores the look-ahead point θ̃ itself),
     trajectory, the solvers, constant/warmup/noam schedules (no lr_scheduler class expresses
     them without arithmetic in the adapter), the penalties, mmd, feature normalisation,
-    singular value bounding, residual, initialisation, softplus_sum, ckn (torch has no CKN
+    singular value bounding, residual, softplus_sum, ckn (torch has no CKN
     activation: composing it from torch.exp would be the adapter's arithmetic), the landscape
     and evaluation functions. ``spectral_norm`` returns sigma = None: torch never exposes σ.
 
@@ -70,6 +75,7 @@ torch.nn.utils.spectral_norm, torch.nn.utils.parametrizations.weight_norm (PyTor
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
@@ -714,6 +720,41 @@ class TorchFunctions:
     def avg_pool_backward(self, x, dy, *, kernel_size, stride=None, padding=0):
         options = dict(kernel_size=kernel_size, stride=stride, padding=padding)
         return _np(self._vjp(self._pool(F.avg_pool2d, x, **options), dy)[0])
+
+    # --- initialisation -------------------------------------------------------------------
+
+    _INITIALIZERS: ClassVar[dict[tuple[str, str | None], Callable[..., Any]]] = {
+        # Glorot: xavier_*_ (gain 1); He: kaiming_*_ with mode="fan_in", nonlinearity="relu"
+        # (gain √2). None: the function named for the normal form, as for the reference
+        ("glorot", None): torch.nn.init.xavier_normal_,
+        ("glorot", "normal"): torch.nn.init.xavier_normal_,
+        ("glorot", "uniform"): torch.nn.init.xavier_uniform_,
+        ("he", None): functools.partial(torch.nn.init.kaiming_normal_, nonlinearity="relu"),
+        ("he", "normal"): functools.partial(torch.nn.init.kaiming_normal_, nonlinearity="relu"),
+        ("he", "uniform"): functools.partial(torch.nn.init.kaiming_uniform_, nonlinearity="relu"),
+    }
+
+    def _init_weights(self, family, fan_in, fan_out, rng, distribution, shape):
+        _offered(f"{family}_init", "distribution", distribution, ["normal", "uniform"])
+        shape = (int(fan_out), int(fan_in)) if shape is None else tuple(int(s) for s in shape)
+        if len(shape) < 2:
+            raise NotImplementedError(f"torch.nn.init needs a shape of 2+ axes, got {shape}")
+        # torch derives the fans from the shape (out, in, *receptive field), as the reference
+        receptive = int(np.prod(shape[2:]))
+        if (shape[1] * receptive, shape[0] * receptive) != (int(fan_in), int(fan_out)):
+            raise NotImplementedError(
+                f"torch derives fan_in, fan_out = {shape[1] * receptive}, "
+                f"{shape[0] * receptive} from the shape {shape}, not the given {fan_in}, {fan_out}"
+            )
+        generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**63)))
+        w = torch.empty(shape, dtype=torch.float64, device=self.device)
+        return _np(self._INITIALIZERS[family, distribution](w, generator=generator))
+
+    def glorot_init(self, fan_in, fan_out, rng, *, distribution=None, shape=None):
+        return self._init_weights("glorot", fan_in, fan_out, rng, distribution, shape)
+
+    def he_init(self, fan_in, fan_out, rng, *, distribution=None, shape=None):
+        return self._init_weights("he", fan_in, fan_out, rng, distribution, shape)
 
 
 def make_target(*, device: str = "cpu") -> Target:
