@@ -23,7 +23,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from scipy import stats
+from scipy import special, stats
 
 from nnconform.checks.assertions import assert_close, assert_matches_variant, call, each_part, fail
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
@@ -452,8 +452,12 @@ SQRT3 = float(np.sqrt(3.0))
 CDFS = {
     "normal": stats.norm.cdf,
     "uniform": lambda z: np.clip((z + SQRT3) / (2 * SQRT3), 0.0, 1.0),
-    # N(0, s²) cut to [−2s, 2s], s = 1/0.879626 (unit variance)
-    "truncated_normal": stats.truncnorm(-2.0, 2.0, scale=1.0 / oracle.TRUNCATED_NORMAL_STD).cdf,
+    # N(0, s²) cut to [−2s, 2s], s = 1/0.879626 (unit variance): (Φ(z/s) − Φ(−2))/(Φ(2) − Φ(−2))
+    # with z/s clipped to [−2, 2] (scipy's truncnorm.cdf gives the same, 40 times slower)
+    "truncated_normal": lambda z: (
+        (special.ndtr(np.clip(z * oracle.TRUNCATED_NORMAL_STD, -2.0, 2.0)) - special.ndtr(-2.0))
+        / (special.ndtr(2.0) - special.ndtr(-2.0))
+    ),
 }
 
 

@@ -563,3 +563,11 @@ def test_bad_residual_and_init_input_raises_a_clear_error(rng):
         layers.he_init(3, 4, 42)
     with pytest.raises(ValueError, match=r"shape must be at least 0, got -1"):
         layers.he_init(3, 4, rng, shape=(2, -1))
+
+
+def test_the_init_checks_truncated_normal_cdf_is_scipys():
+    from nnconform.checks.test_layers import CDFS
+
+    z = np.linspace(-3.0, 3.0, 601)
+    scipy_cdf = stats.truncnorm(-2.0, 2.0, scale=1.0 / layers.TRUNCATED_NORMAL_STD).cdf(z)
+    np.testing.assert_allclose(CDFS["truncated_normal"](z), scipy_cdf, rtol=1e-13, atol=1e-15)
