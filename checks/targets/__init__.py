@@ -28,9 +28,9 @@ import os
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,9 +39,12 @@ from nnconform.reference.registry import REGISTRY, resolve
 __all__ = [
     "BUILTIN",
     "MODES",
+    "BatchNormGrads",
+    "BatchNormOutput",
     "Target",
     "TargetError",
     "load_target",
+    "offered",
     "returns_array",
     "usable_device",
     "wrap",
@@ -61,6 +64,41 @@ MODES: dict[str, set[str]] = {}
 for _entry in REGISTRY.values():
     for _spec in _entry.functions:
         MODES.setdefault(_spec.partition(":")[2], set()).update(_entry.variants)
+
+
+class BatchNormOutput(NamedTuple):
+    """An adapter's batch_norm result, the reference's fields."""
+
+    y: np.ndarray
+    cache: Any  # opaque: what the adapter's batch_norm_backward pulls dy back through
+    running_mean: np.ndarray
+    running_var: np.ndarray
+
+
+class BatchNormGrads(NamedTuple):
+    """The reference's six gradients; a framework's autograd (torch's, jax.vjp) gives only the
+    last three, so the first three are None: not exposed, never compared."""
+
+    dx_hat: None
+    dvar: None
+    dmean: None
+    dx: np.ndarray
+    dgamma: np.ndarray
+    dbeta: np.ndarray
+
+
+def offered(
+    library: str, function: str, keyword: str, mode: str | None, modes: Sequence[str | None]
+) -> None:
+    """An adapter's mode keyword: accept ``mode`` if ``library`` offers it (None, the keyword
+    left out, is the library's own default), else raise TypeError, which the checks read as
+    that mode unsupported."""
+    if mode is not None and mode not in modes:
+        shown = ", ".join(repr(m) for m in modes if m is not None) or "none"
+        raise TypeError(
+            f"{library} offers no {function}({keyword}={mode!r}); it offers {shown} (and its "
+            "default, the keyword left out)"
+        )
 
 
 @functools.cache

@@ -150,7 +150,7 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 from flax import traverse_util  # noqa: E402
 
-from nnconform.checks.targets import Target  # noqa: E402
+from nnconform.checks.targets import BatchNormGrads, BatchNormOutput, Target, offered  # noqa: E402
 
 __all__ = ["JaxFunctions", "make_target"]
 
@@ -191,14 +191,8 @@ def _pair(value: Any) -> tuple[int, int]:
     return int(value), int(value)
 
 
-def _offered(function: str, keyword: str, mode: str | None, offered: Sequence[str | None]) -> None:
-    """Accept ``mode`` (None: the library's default) if JAX offers it, else raise TypeError."""
-    if mode is not None and mode not in offered:
-        shown = ", ".join(repr(m) for m in offered if m is not None) or "none"
-        raise TypeError(
-            f"jax/optax/flax offer no {function}({keyword}={mode!r}); they offer {shown} "
-            "(and their default, the keyword left out)"
-        )
+# a mode keyword jax, optax and flax lack: TypeError
+_offered = functools.partial(offered, "jax/optax/flax")
 
 
 # --- activations: jax.nn, jitted once per (name, hyper-parameters' count) ----------------
@@ -611,13 +605,6 @@ def _pool_backward(x, dy, name, kernel, stride, padding):
 # --- the target -----------------------------------------------------------------------------
 
 
-class BatchNormOutput(NamedTuple):
-    y: np.ndarray
-    cache: Any  # opaque: what batch_norm_backward pulls dy back through (a _BatchNormCache)
-    running_mean: np.ndarray
-    running_var: np.ndarray
-
-
 class _BatchNormCache(NamedTuple):
     """The forward's inputs and options: the backward is jax.vjp of the same flax call."""
 
@@ -625,17 +612,6 @@ class _BatchNormCache(NamedTuple):
     momentum: float
     eps: float
     training: bool
-
-
-class BatchNormGrads(NamedTuple):
-    """The reference's six gradients; jax.vjp gives only the last three."""
-
-    dx_hat: None
-    dvar: None
-    dmean: None
-    dx: np.ndarray
-    dgamma: np.ndarray
-    dbeta: np.ndarray
 
 
 class SpectralNormOutput(NamedTuple):

@@ -149,7 +149,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from nnconform.checks.targets import Target, TargetError
+from nnconform.checks.targets import BatchNormGrads, BatchNormOutput, Target, TargetError, offered
 
 # Keras fixes its backend when it is first imported: torch, unless the user chose another
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -228,14 +228,8 @@ def _pair(value: Any) -> tuple[int, int]:
     return int(value), int(value)
 
 
-def _offered(function: str, keyword: str, mode: str | None, offered: Sequence[str]) -> None:
-    """Accept ``mode`` (None: Keras's default) if Keras offers it, else raise TypeError."""
-    if mode is not None and mode not in offered:
-        shown = ", ".join(repr(m) for m in offered) or "none"
-        raise TypeError(
-            f"keras offers no {function}({keyword}={mode!r}); it offers {shown} (and its "
-            "default, the keyword left out)"
-        )
+# a mode keyword keras lacks: TypeError
+_offered = functools.partial(offered, "keras")
 
 
 def _same_padding(padding, kernel, stride) -> str:
@@ -278,24 +272,6 @@ def _vjp(graph: _Graph, dy: Any) -> list[torch.Tensor]:
     if dy.shape != out.shape:
         dy = dy.reshape(out.shape)  # a scalar loss's dy given as () or (1,)
     return list(torch.autograd.grad(out, leaves, dy, retain_graph=True, allow_unused=True))
-
-
-class BatchNormOutput(NamedTuple):
-    y: np.ndarray
-    cache: Any  # opaque: the autograd graph batch_norm_backward pulls dy back through
-    running_mean: np.ndarray
-    running_var: np.ndarray
-
-
-class BatchNormGrads(NamedTuple):
-    """The reference's six gradients; torch's autograd gives only the last three."""
-
-    dx_hat: None
-    dvar: None
-    dmean: None
-    dx: np.ndarray
-    dgamma: np.ndarray
-    dbeta: np.ndarray
 
 
 class OptimizerState(NamedTuple):

@@ -84,7 +84,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812  (the PyTorch convention)
 
-from nnconform.checks.targets import Target
+from nnconform.checks.targets import BatchNormGrads, BatchNormOutput, Target, offered
 
 __all__ = ["TorchFunctions", "make_target"]
 
@@ -111,24 +111,6 @@ class _Holder(torch.nn.Module):
 
     def forward(self) -> torch.Tensor:
         return self.weight
-
-
-class BatchNormOutput(NamedTuple):
-    y: np.ndarray
-    cache: Any  # opaque: the autograd graph batch_norm_backward pulls dy back through
-    running_mean: np.ndarray
-    running_var: np.ndarray
-
-
-class BatchNormGrads(NamedTuple):
-    """The reference's six gradients; torch's autograd gives only the last three."""
-
-    dx_hat: None
-    dvar: None
-    dmean: None
-    dx: np.ndarray
-    dgamma: np.ndarray
-    dbeta: np.ndarray
 
 
 class SpectralNormOutput(NamedTuple):
@@ -200,13 +182,8 @@ _DECAY_KINDS = ("step", "exponential")  # StepLR, ExponentialLR; no inverse-time
 _RUNNING_VAR_ESTIMATORS = ("unbiased",)  # F.batch_norm updates running_var with m/(m − 1)
 
 
-def _offered(function: str, keyword: str, mode: str | None, offered: Sequence[str]) -> None:
-    """Accept ``mode`` (None: torch's default) if torch offers it, else raise TypeError."""
-    if mode is not None and mode not in offered:
-        raise TypeError(
-            f"torch offers no {function}({keyword}={mode!r}); it offers "
-            f"{', '.join(repr(m) for m in offered)} (and its default, the keyword left out)"
-        )
+# a mode keyword torch lacks: TypeError
+_offered = functools.partial(offered, "torch")
 
 
 class TorchFunctions:
