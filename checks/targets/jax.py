@@ -136,6 +136,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import jax
@@ -335,7 +336,8 @@ _SAME_AS_DEFAULT = {
 }
 
 
-class OptimizerState(NamedTuple):
+@dataclass(frozen=True)
+class OptimizerState:
     """Opaque optimiser state: which optimiser and mode, and optax's state after the last step
     (None before the first: optax builds it from the hyper-parameters, which come with the
     step). JAX arrays are immutable, so stepping twice from one state (as a check may, with g

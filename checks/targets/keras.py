@@ -145,6 +145,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -274,7 +275,8 @@ def _vjp(graph: _Graph, dy: Any) -> list[torch.Tensor]:
     return list(torch.autograd.grad(out, leaves, dy, retain_graph=True, allow_unused=True))
 
 
-class OptimizerState(NamedTuple):
+@dataclass(frozen=True)
+class OptimizerState:
     """Opaque optimiser state: which optimiser and mode, and copies of the Keras optimiser's
     variables after the last step (its iteration count and slot variables, by name; None
     before the first). Copies, so that stepping twice from one state (as a check may, with g

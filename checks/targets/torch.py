@@ -78,6 +78,7 @@ import copy
 import functools
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -127,9 +128,11 @@ class _Graph(NamedTuple):
     leaves: tuple[torch.Tensor, ...]
 
 
-class OptimizerState(NamedTuple):
-    """Opaque optimiser state: which torch optimiser, and a deep copy of its ``state_dict``
-    after the last step (None before the first). A copy, so that stepping twice from one
+@dataclass(frozen=True)
+class OptimizerState:
+    """Opaque optimiser state (a class, not a tuple: no fields for the surface ledger to
+    expect compared): which torch optimiser, and a deep copy of its ``state_dict`` after the
+    last step (None before the first). A copy, so that stepping twice from one
     state (as a check may, with g and −g) gives two independent results, as the reference's
     pure functions do."""
 
