@@ -52,6 +52,10 @@ def _check(args: argparse.Namespace) -> int:
         "no:cacheprovider",
         "-v" if args.verbose else "-q",
         "--assert=plain",  # the checks compare through their own helpers, not bare asserts
+        # without -v a failure prints its own brief (plugin._brief), so pytest's source-quoting
+        # traceback (0.2 s per failure, parsing each frame's file) would be built for nothing;
+        # a check's error still gets Python's own traceback
+        *(() if args.verbose else ("--tb=native",)),
         f"--target={target}",
         f"--device={args.device}",
         f"--profile={args.profile}",

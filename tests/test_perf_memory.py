@@ -1,26 +1,27 @@
 """The bench's memory estimate (``registry.peak_bytes``) is at least what an implementation holds:
-the growth of the peak resident set of a fresh process that prepares one kernel and calls it
-three times, at the sizes the providers' factors were measured at (2**24 elements or the batch
-holding as many). An estimate below it would let ``nnconform bench`` start a plan that does
-not fit; one far above would refuse plans that do (the factors are the measurements rounded up
-by a quarter, and the fixed overheads cover the libraries' own allocations).
+the growth of the peak resident set of a fresh process (forked from one that has imported the
+libraries, ``tests/forkserver.py``) that prepares one kernel and calls it three times, at the
+sizes the providers' factors were measured at (2**24 elements or the batch holding as many). An
+estimate below it would let ``nnconform bench`` start a plan that does not fit; one far above
+would refuse plans that do (the factors are the measurements rounded up by a quarter, and the
+fixed overheads cover the libraries' own allocations).
 
-The peak is Linux's high-water mark VmHWM, reset after the warm-up run (``/proc/self/clear_refs``,
-proc(5)); elsewhere the test is skipped. Memory, not time: the numbers do not depend on the
-machine's load. Slow (a process per kernel and implementation, each drawing 2**24-element
-inputs).
+The peak is Linux's high-water mark VmHWM, reset after the warm-up run
+(``/proc/self/clear_refs``, proc(5)); elsewhere the test is skipped. Memory, not time: the
+numbers do not depend on the machine's load. Slow (a process per kernel and implementation, each
+drawing 2**24-element inputs).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from nnconform.checks.perf import kernels, registry
+from tests import forkserver
 
 SIZES = {
     "batch_norm_2d": 2**16, "batch_norm_4d": 2**10, "cross_entropy": 2**14, "softmax": 2**14,
@@ -51,6 +52,14 @@ print(json.dumps({"growth": status("VmHWM") - before, "estimate": estimate}))
 """
 
 
+# imported before the fork; importing them starts no thread (JAX starts its threads when its
+# backend first computes, which happens in the child)
+PRELOAD = tuple(
+    m for m in ("torch", "jax", "optax", "flax.linen")
+    if importlib.util.find_spec(m.partition(".")[0]) is not None
+)  # fmt: skip
+
+
 def cases() -> list:
     return [
         pytest.param(name, implementation, id=f"{name}-{implementation}")
@@ -65,10 +74,8 @@ def cases() -> list:
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux's /proc")
 def test_the_estimate_covers_the_measured_peak(name, implementation):
     size = SIZES.get(name, 2**24)
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, name, implementation, str(size)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    # forked from a server that has imported torch once: the script imports nothing new
+    done = forkserver.run_python(SCRIPT, name, implementation, str(size), preload=PRELOAD)
     assert done.returncode == 0, done.stderr[-2000:]
     measured = json.loads(done.stdout.splitlines()[-1])
     growth, estimate = measured["growth"], measured["estimate"]
