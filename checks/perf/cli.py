@@ -592,8 +592,8 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         "optimisers), a target module "
         "or module:attr, or LABEL=PATH:MODULE[:ATTR] (that module from the source tree PATH, "
         "named LABEL, beside other versions of it); repeatable; default: every built-in "
-        "implementation here. torch* and jax are the libraries' own paths; their conformance "
-        "adapters are targets such as nnconform.checks.targets.torch:make_target",
+        "implementation here. torch*, jax and keras are the libraries' own paths; their "
+        "conformance adapters are targets such as nnconform.checks.targets.torch:make_target",
     )
     add(
         "--baseline",
