@@ -371,6 +371,26 @@ def test_keras_steps_in_place_and_every_call_carries_its_state():
     np.testing.assert_allclose(np.abs(second - first), 1e-3, rtol=0.1)
 
 
+def test_keras_on_cuda_steps_on_the_gpu_and_is_timed_by_cuda_events():
+    """Where a GPU is: θ, its slots and g on the device (made under keras.device), the step
+    the reference's, each sample timed by CUDA events after a synchronisation."""
+    keras_or_skip()
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no GPU here")
+    assert "keras" in registry.implementations("adam", "cuda")
+    prepared = prepare("adam", "keras", 2**10, device="cuda", seed=SEED)
+    assert prepared.timer == "cuda-events"
+    out = prepared.run()
+    prepared.sync()
+    assert out.device.type == "cuda"
+    data = inputs("adam", 2**10, SEED)
+    step = as_numpy(out)[0] - data["theta"]
+    want = KERAS_OPTIMIZER["adam"](data["theta"], data["g"]) - data["theta"]
+    np.testing.assert_allclose(step, want, rtol=1e-3, atol=1e-7)
+
+
 @pytest.mark.parametrize("name", list(KERNELS))
 def test_a_user_target_goes_through_the_same_recipe_as_the_reference(name):
     """The torch adapter (numpy in, numpy out, the reference's names) as a user's target."""
@@ -420,6 +440,9 @@ def test_cuda_is_unsupported_without_a_gpu():
     if importlib.util.find_spec("jax") is not None:
         with pytest.raises(Unsupported, match="cuda is not available to jax here"):
             prepare("adam", "jax", 2**10, device="cuda")
+    if importlib.util.find_spec("keras") is not None:
+        with pytest.raises(Unsupported, match="cuda is not available here"):
+            prepare("adam", "keras", 2**10, device="cuda")
     with pytest.raises(Unsupported, match="reference runs on cpu"):
         prepare("adam", "reference", 2**10, device="cuda")
 

@@ -18,8 +18,12 @@
 
 On the torch backend these are Keras's own kernels: ``keras/src/backend/torch/optimizers``
 (``TorchParallelOptimizer``) writes each update as a sequence of ``torch._foreach_*`` calls of
-its own (eight for Adam), and ``optimizer.apply`` adds Keras's per-step work (the iteration
-count, the learning rate, the bias corrections as tensors). One ``run`` is one
+its own, and ``optimizer.apply`` adds Keras's per-step work (the iteration count, the learning
+rate, the bias corrections as tensors). They are not torch.optim's: Keras's Adam makes ten
+foreach calls, five of them into fresh vectors (g², m·α_t, √v, √v + ε and the quotient), where
+torch's foreach Adam makes one (√v) and updates in place (``_foreach_addcdiv_``); RMSprop and
+AdaGrad likewise, while Keras's SGD with momentum is in place throughout (and times as
+torch's). One ``run`` is one
 ``optimizer.apply([g], [θ])``, what Keras's ``train_step`` calls; the slots (m, v, ...) are
 built in ``prepare``, not in a timed call.
 
