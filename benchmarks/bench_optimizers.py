@@ -4,7 +4,8 @@ Memory-bound: a step reads and writes a few vectors and does a handful of flops 
 ``track_seconds_per_gb`` (the inverse of the achieved bandwidth over the minimal bytes moved)
 is the figure to hold against STREAM triad (``bench_memory``). torch's three code paths are
 benchmarked apart: torch-forloop (``foreach=False``), torch-foreach (``foreach=True``) and
-torch-fused (``fused=True``), where this torch has them, and JAX's optax step, jit-compiled.
+torch-fused (``fused=True``), where this torch has them, JAX's optax step, jit-compiled,
+and Keras's keras.optimizers step on its torch backend.
 """
 
 from .common import KernelBenchmark, figure_parameters, parameters

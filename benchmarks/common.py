@@ -21,6 +21,9 @@ benchmark once, each parameter combination in a process of its own):
 - JAX's compilations: ``jit`` compiles in setup, once per process; JAX's persistent cache
   (``JAX_CACHE``) lets every later process of the same kernel and size (the figures, the
   rounds, the other commit of ``asv continuous``) load the compiled code instead;
+- Keras (the optimisers' ``keras`` rows): not imported in the server, unlike JAX: its torch
+  backend asks ``torch.cuda.is_available()`` when it is imported, which must not happen before
+  the server forks (see ``devices``); each keras process imports it in setup (about 2 s);
 - the inputs: drawn once per kernel, size and seed, kept on disk (NNCONFORM_BENCH_INPUTS,
   ``INPUTS``: about 1.5 GB for the default sweeps) and read back by every later process;
 - the grid: ``time_<kernel>`` runs over target × device × the kernel's default sweep but its
@@ -39,7 +42,7 @@ benchmark once, each parameter combination in a process of its own):
   ``TRACK_REPEATS``), not 3 + 15 + the calibration as ``nnconform bench`` does: asv already
   repeats them over rounds.
 
-The torch and JAX rows change only when the pinned library or the machine does: across this
+The torch, JAX and Keras rows change only when the pinned library or the machine does: across this
 repository's commits they are controls, as STREAM is (``bench_memory``): if they moved with
 the reference, the machine did. The reference and user targets are what a commit changes.
 """
@@ -139,7 +142,8 @@ def extra_targets() -> list[str]:
 
 
 def targets(kernel: str) -> list[str]:
-    """The built-in implementations that can run ``kernel`` here, then the user's targets.
+    """The built-in implementations that can run ``kernel`` here (keras's for the optimisers,
+    where keras is installed), then the user's targets.
 
     Only the CPU list is asked for (see ``devices`` on why nothing here may touch CUDA); a
     built-in that exists only on CUDA is not benchmarked. Without nnconform.checks.perf the list

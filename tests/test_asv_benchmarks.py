@@ -164,6 +164,13 @@ def test_jax_is_in_the_grid_where_it_is_installed():
         assert cls.params[0] == listed, cls.__name__
 
 
+def test_keras_is_in_the_optimisers_grid_where_it_is_installed():
+    pytest.importorskip("nnconform.checks.targets.keras", exc_type=ImportError)
+    for cls in KERNEL_CLASSES:
+        optimiser = kernels.KERNELS[cls.kernel].family == "optimizers"
+        assert ("keras" in cls.params[0]) == optimiser, cls.__name__
+
+
 def test_the_asv_only_caches_stay_off_outside_asv():
     """Imported by pytest (or a user's script) the suite sets no cache: only asv's runner."""
     assert not common.UNDER_ASV

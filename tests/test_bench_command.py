@@ -167,7 +167,8 @@ def test_a_run_writes_the_documented_json_with_consistent_ratios(tmp_path):
     # one, and unasked it is not listed (asked, it is recorded unsupported: below)
     builtins = {"reference", "torch", "torch-forloop", "torch-foreach", "torch-fused"}
     jax = {"jax"} if importlib.util.find_spec("jax") else set()
-    assert {r["implementation"] for r in by(document, kernel="adam")} == builtins | jax
+    keras = {"keras"} if importlib.util.find_spec("keras") else set()  # the optimisers only
+    assert {r["implementation"] for r in by(document, kernel="adam")} == builtins | jax | keras
     assert not by(document, kernel="rmsprop", implementation="torch-fused")
     # the optimiser-only paths are not listed for the other kernels
     assert {r["implementation"] for r in by(document, kernel="conv2d")} == {

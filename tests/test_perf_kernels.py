@@ -74,6 +74,25 @@ OPTIMIZER = {
 }
 
 
+# Keras's optimisers, each in the reference's variant it computes (provider_keras): Adam's
+# "efficient" form (ε outside the bias correction), momentum with lr inside the velocity, ε inside
+# the root for RMSprop and AdaGrad; Keras has no option for any of them.
+KERAS_OPTIMIZER = {
+    "adam": lambda t, g: optimizers.adam_step(
+        t, g, optimizers.adam_init(t), lr=1e-3, form="efficient"
+    )[0],
+    "sgd_momentum": lambda t, g: optimizers.momentum_step(
+        t, g, optimizers.momentum_init(t), lr=1e-3, variant="classic"
+    )[0],
+    "rmsprop": lambda t, g: optimizers.rmsprop_step(
+        t, g, optimizers.rmsprop_init(t), lr=1e-3, variant="eps_inside"
+    )[0],
+    "adagrad": lambda t, g: optimizers.adagrad_step(
+        t, g, optimizers.adagrad_init(t), lr=1e-3, variant="eps_inside"
+    )[0],
+}
+
+
 def adagrad_eps_inside(theta: np.ndarray, g: np.ndarray) -> np.ndarray:
     """optax's AdaGrad, one step from r = 0: θ − lr·g/√(g² + ε), ε = 1e-7 inside the root
     (optax ``scale_by_rss``; the reference's has it outside, and optax has no option to move
@@ -86,6 +105,8 @@ def expected(name: str, data: dict, implementation: str = "reference") -> list[n
     """The reference's result of one call of kernel ``name`` (dropout excepted: random)."""
     if name == "adagrad" and implementation == "jax":
         return [adagrad_eps_inside(data["theta"], data["g"])]
+    if implementation == "keras":
+        return [KERAS_OPTIMIZER[name](data["theta"], data["g"])]
     if name in OPTIMIZER:
         return [OPTIMIZER[name](data["theta"], data["g"])]
     if name.startswith("batch_norm"):
@@ -241,7 +262,7 @@ def test_every_builtin_implementation_prepares_and_runs(name):
 def test_torch_and_the_reference_compute_the_same_thing(name):
     pytest.importorskip("torch")
     for implementation in registry.implementations(name):
-        if implementation != "jax":
+        if implementation not in ("jax", "keras"):
             check(name, implementation)
 
 
@@ -306,6 +327,70 @@ def test_jax_compiles_in_preparation_and_its_timing_waits_for_the_result():
     assert second.is_ready() and not np.array_equal(first, np.asarray(second))
 
 
+def keras_or_skip() -> None:
+    # the Keras target sets KERAS_BACKEND=torch before it imports keras, as the provider does
+    pytest.importorskip("nnconform.checks.targets.keras", exc_type=ImportError)
+
+
+@pytest.mark.parametrize("name", list(KERAS_OPTIMIZER))
+def test_keras_and_the_reference_compute_the_same_thing(name):
+    """Every Keras optimiser, stepped once by optimizer.apply in float32, from the same inputs,
+    against the reference in the variant Keras computes."""
+    keras_or_skip()
+    assert "keras" in registry.implementations(name)
+    check(name, "keras")
+
+
+def test_keras_with_the_wrong_learning_rate_or_the_wrong_variant_is_caught(monkeypatch):
+    """The agreement test has the power to tell: a learning rate 10 % off, or Keras's RMSprop
+    (ε inside the root) held against torch's form (ε outside: the kernel's own variant)."""
+    keras_or_skip()
+    from nnconform.checks.perf import provider_keras
+
+    with monkeypatch.context() as patch:
+        patch.setattr(provider_keras, "LR", 1.1e-3)
+        with pytest.raises(AssertionError):
+            check("adam", "keras")
+    for name in ("rmsprop", "adagrad"):
+        monkeypatch.setitem(KERAS_OPTIMIZER, name, OPTIMIZER[name])
+        with pytest.raises(AssertionError):
+            check(name, "keras")
+
+
+def test_keras_steps_in_place_and_every_call_carries_its_state():
+    """One run is one optimizer.apply on the same variable: θ moves every call (Adam's first
+    steps are about lr per element), and on cpu the result is there when run returns."""
+    keras_or_skip()
+    prepared = prepare("adam", "keras", 2**10, seed=SEED)
+    assert prepared.timer == "wall"
+    theta = inputs("adam", 2**10, SEED)["theta"].astype(np.float64)
+    first = as_numpy(prepared.run())[0]
+    second = as_numpy(prepared.run())[0]
+    prepared.sync()
+    np.testing.assert_allclose(np.abs(first - theta), 1e-3, rtol=0.05)
+    np.testing.assert_allclose(np.abs(second - first), 1e-3, rtol=0.1)
+
+
+def test_keras_on_cuda_steps_on_the_gpu_and_is_timed_by_cuda_events():
+    """Where a GPU is: θ, its slots and g on the device (made under keras.device), the step
+    the reference's, each sample timed by CUDA events after a synchronisation."""
+    keras_or_skip()
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no GPU here")
+    assert "keras" in registry.implementations("adam", "cuda")
+    prepared = prepare("adam", "keras", 2**10, device="cuda", seed=SEED)
+    assert prepared.timer == "cuda-events"
+    out = prepared.run()
+    prepared.sync()
+    assert out.device.type == "cuda"
+    data = inputs("adam", 2**10, SEED)
+    step = as_numpy(out)[0] - data["theta"]
+    want = KERAS_OPTIMIZER["adam"](data["theta"], data["g"]) - data["theta"]
+    np.testing.assert_allclose(step, want, rtol=1e-3, atol=1e-7)
+
+
 @pytest.mark.parametrize("name", list(KERNELS))
 def test_a_user_target_goes_through_the_same_recipe_as_the_reference(name):
     """The torch adapter (numpy in, numpy out, the reference's names) as a user's target."""
@@ -355,6 +440,9 @@ def test_cuda_is_unsupported_without_a_gpu():
     if importlib.util.find_spec("jax") is not None:
         with pytest.raises(Unsupported, match="cuda is not available to jax here"):
             prepare("adam", "jax", 2**10, device="cuda")
+    if importlib.util.find_spec("keras") is not None:
+        with pytest.raises(Unsupported, match="cuda is not available here"):
+            prepare("adam", "keras", 2**10, device="cuda")
     with pytest.raises(Unsupported, match="reference runs on cpu"):
         prepare("adam", "reference", 2**10, device="cuda")
 

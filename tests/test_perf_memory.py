@@ -64,8 +64,8 @@ def cases() -> list:
     return [
         pytest.param(name, implementation, id=f"{name}-{implementation}")
         for name in kernels.KERNELS
-        for implementation in ("reference", "torch", "jax")
-        if implementation == "reference" or implementation in registry.builtin()
+        for implementation in ("reference", "torch", "jax", "keras")
+        if implementation in registry.implementations(name)  # keras: the optimisers only
     ]
 
 

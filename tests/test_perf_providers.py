@@ -7,6 +7,7 @@ one line; and a framework is added by adding one file.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ from nnconform.checks import perf
 from nnconform.checks.perf import kernels, registry
 
 PERF = Path(perf.__file__).parent
-FRAMEWORKS = {"torch", "jax", "jaxlib", "optax", "flax"}
+FRAMEWORKS = {"torch", "jax", "jaxlib", "optax", "flax", "keras"}
 
 
 def imports(path: Path) -> set[str]:
@@ -63,7 +64,7 @@ def test_no_import_circle_in_the_perf_package():
 
 def test_every_provider_module_registers_a_provider():
     names = sorted(p.stem for p in PERF.glob("provider_*.py"))
-    assert names == ["provider_adapter", "provider_jax", "provider_torch"]
+    assert names == ["provider_adapter", "provider_jax", "provider_keras", "provider_torch"]
     found = registry.providers()
     assert [p.name for p in found][:1] == ["adapter"]  # the reference first
     assert sum(p.fallback for p in found) == 1
@@ -71,6 +72,42 @@ def test_every_provider_module_registers_a_provider():
     assert registry.provider_of("my_kernels:make_target").name == "adapter"  # a spec
     pytest.importorskip("torch")
     assert registry.provider_of("torch-fused").name == "torch"
+
+
+def test_keras_registers_exactly_the_kernels_it_claims():
+    """The optimisers, Keras's own kernels on its torch backend, and nothing else: asked for
+    another kernel by name, keras is unsupported and says why."""
+    pytest.importorskip("nnconform.checks.targets.keras", exc_type=ImportError)
+    from nnconform.checks.perf import provider_keras
+
+    assert registry.provider_of("keras").name == "keras"
+    optimisers = {k.name for k in kernels.KERNELS.values() if k.family == "optimizers"}
+    assert set(provider_keras.KERNELS) == optimisers
+    listed = {name for name in kernels.KERNELS if "keras" in registry.implementations(name)}
+    assert listed == optimisers
+    with pytest.raises(kernels.Unsupported, match="keras has no kernel of its own for gelu"):
+        registry.prepare("gelu", "keras", 8)
+
+
+def test_keras_on_another_backend_is_unsupported_with_its_reason():
+    """Keras fixes its backend once per process: the provider's keras is the Keras target's,
+    which refuses any backend but torch, and prepare says so instead of timing it."""
+    pytest.importorskip("nnconform.checks.targets.keras", exc_type=ImportError)
+    script = textwrap.dedent("""
+        from nnconform.checks.perf import registry
+        from nnconform.checks.perf.kernels import Unsupported
+        try:
+            registry.prepare("adam", "keras", 8)
+        except Unsupported as error:
+            print(error)
+    """)
+    env = {**os.environ, "KERAS_BACKEND": "numpy"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "needs Keras's torch backend" in done.stdout and "'numpy'" in done.stdout
 
 
 def test_a_framework_is_added_by_adding_one_file(tmp_path, monkeypatch):
@@ -104,7 +141,7 @@ def test_a_framework_is_added_by_adding_one_file(tmp_path, monkeypatch):
         sys.modules.pop("nnconform.checks.perf.provider_abacus", None)
 
 
-@pytest.mark.parametrize("library", ["jax", "torch"])
+@pytest.mark.parametrize("library", ["jax", "torch", "keras"])
 def test_a_missing_library_registers_nothing_with_a_one_line_note(library):
     script = textwrap.dedent(f"""
         import sys

@@ -27,7 +27,7 @@ and size (``registry.peak_bytes``) and a plan that would not fit in the memory a
 (``machine.available_memory``) is refused.
 
 Targets: the built-in implementations (``registry.builtin()``: reference, torch's paths,
-jax), a target spec (``module`` or ``module:attr``), or ``LABEL=PATH:MODULE[:ATTR]``, the
+jax, keras), a target spec (``module`` or ``module:attr``), or ``LABEL=PATH:MODULE[:ATTR]``, the
 version of a module in the source tree PATH, loaded beside the others and named LABEL
 (``versions``): ``--target main=../main:my_pkg.adapter:make_target --target
 branch=.:my_pkg.adapter:make_target`` compares two versions in one interleaved run.
@@ -588,11 +588,12 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         "--target",
         action="append",
         metavar="NAME",
-        help="reference, torch, torch-forloop, torch-foreach, torch-fused, jax, a target module "
+        help="reference, torch, torch-forloop, torch-foreach, torch-fused, jax, keras (the "
+        "optimisers), a target module "
         "or module:attr, or LABEL=PATH:MODULE[:ATTR] (that module from the source tree PATH, "
         "named LABEL, beside other versions of it); repeatable; default: every built-in "
-        "implementation here. torch* and jax are the libraries' own paths; their conformance "
-        "adapters are targets such as nnconform.checks.targets.torch:make_target",
+        "implementation here. torch*, jax and keras are the libraries' own paths; their "
+        "conformance adapters are targets such as nnconform.checks.targets.torch:make_target",
     )
     add(
         "--baseline",

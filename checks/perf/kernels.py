@@ -11,6 +11,7 @@ implementation family (``nnconform.checks.perf.registry`` finds them):
                        numpy out, called through one recipe per kernel
     provider_torch     PyTorch's own paths (torch, torch-forloop, torch-foreach, torch-fused)
     provider_jax       JAX's: jit-compiled jax.numpy, jax.nn, jax.lax, optax and flax
+    provider_keras     Keras's: keras.optimizers on Keras 3's torch backend (the optimisers)
 
 Each kernel says what its size is (``size_label``, ``size_meaning``): the elements of a flat
 vector (the optimisers, gelu, dropout) or a batch N (rows of (N, 256) or (N, 1024), images of

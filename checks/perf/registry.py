@@ -90,7 +90,7 @@ def prepare(
 def implementations(kernel_name: str, device: str = "cpu") -> tuple[str, ...]:
     """The built-in implementations that can run ``kernel`` on ``device`` here, in the
     providers' order: the reference on cpu, torch's paths where torch imports (on cuda where
-    torch sees a GPU), JAX's where jax imports."""
+    torch sees a GPU), JAX's where jax imports, Keras's optimisers where keras imports."""
     k = kernel(kernel_name)
     device = check_device(device)
     return tuple(name for p in providers() for name in p.available(k, device))
