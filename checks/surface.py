@@ -113,13 +113,20 @@ class Ledger:
     modes: set[str] = field(default_factory=set)  # 'function(keyword=value)'
     fields: set[str] = field(default_factory=set)  # 'function.field' the target returned
     compared: set[str] = field(default_factory=set)
-    # (object, field name, derived?): what a compared value is tied back to, by identity
+    # (object, field name, derived?): what a compared value is tied back to, by identity; the
+    # list keeps each object alive, so its id stays its own while it is indexed
     _objects: list[tuple[Any, str, bool]] = field(default_factory=list, repr=False)
+    _positions: dict[int, list[int]] = field(default_factory=dict, repr=False)  # id -> index
 
     def clear(self) -> None:
         for part in (self.called, self.keywords, self.modes, self.fields, self.compared):
             part.clear()
         self._objects.clear()
+        self._positions.clear()
+
+    def _tie(self, obj: Any, name: str, derived: bool) -> None:
+        self._positions.setdefault(id(obj), []).append(len(self._objects))
+        self._objects.append((obj, name, derived))
 
     def note_call(self, function: str, args: tuple, kwargs: dict[str, Any]) -> None:
         """A call: the function, and the documented keywords it was given, by keyword or by
@@ -147,7 +154,8 @@ class Ledger:
             if value is None:
                 continue
             self.fields.add(function + name)
-            self._objects.extend((leaf, function + name, False) for leaf in _leaves(value))
+            for leaf in _leaves(value):
+                self._tie(leaf, function + name, False)
 
     def _names(self, value: Any) -> list[str]:
         """The fields ``value`` is, is a view of, or was derived from (``derived``)."""
@@ -156,12 +164,13 @@ class Ledger:
             chain.append(value)
             value, seen = getattr(value, "base", None), seen + 1
         names, fields = {}, []
-        for obj, name, derived in reversed(self._objects):  # the latest call first
-            if any(obj is v for v in chain):
-                if derived:  # a derived value stands for all its sources
-                    names[name] = None
-                else:
-                    fields.append(name)
+        tied = {p for v in chain for p in self._positions.get(id(v), ())}
+        for position in sorted(tied, reverse=True):  # the latest call first
+            _, name, derived = self._objects[position]
+            if derived:  # a derived value stands for all its sources
+                names[name] = None
+            else:
+                fields.append(name)
         if fields:
             # A compared value is one field, but one object may sit in several (the 0 of
             # epoch, wait and best_epoch): each comparison credits one, uncredited ones first.
@@ -176,7 +185,8 @@ class Ledger:
         """``value`` was computed from ``sources`` (a stack of a trajectory's steps, a cast, a
         concatenation): comparing it credits the fields they stand for."""
         names = {n: None for source in sources for n in self._names(source)}
-        self._objects.extend((value, name, True) for name in names)
+        for name in names:
+            self._tie(value, name, True)
 
     def as_json(self) -> dict[str, list[str]]:
         return {
