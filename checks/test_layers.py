@@ -2,16 +2,16 @@
 backward against the oracle and against central differences of the target's own forward, with
 strides, padding and dilation drawn; max-pool on inputs with exact ties, forward and backward,
 in each tie rule; avg-pool's divisor (the padding counted or not) measured on "same" windows
-over the padding, and checked in each mode; initialisation variances and distributions checked statistically
-(``nnconform.checks.statistics``), in each documented distribution.
+over the padding, and checked in each mode; initialisation variances and distributions checked
+statistically (``nnconform.checks.statistics``), in each documented distribution.
 
-Drawn as values (Hypothesis shrinks them): shapes, geometry (kernel, stride, padding,
-dilation), the inputs, weights and upstream gradients of every layer, and the tied max-pool
-inputs, from {0, 1, 2} so that windows hold exact ties (they shrink towards all zeros, one big
-tie), and the avg-pool inputs over the padding, from [0.5, 2] (positive: every border window's
-divisor shows, however they shrink). From a seed (a numpy generator whose seed Hypothesis draws): the distinct max-pool
-inputs of the finite-difference check (a permutation: no ties, so the arg-max stays put under
-a step), the directions of finite differences, and the generator handed to an initialiser
+Drawn as values (Hypothesis shrinks them): shapes, geometry (kernel, stride, padding, dilation),
+the inputs, weights and upstream gradients of every layer, and the tied max-pool inputs, from
+{0, 1, 2} so that windows hold exact ties (they shrink towards all zeros, one big tie), and the
+avg-pool inputs over the padding, from [0.5, 2] (positive: every border window's divisor shows,
+however they shrink). From a seed (a numpy generator whose seed Hypothesis draws): the distinct
+max-pool inputs of the finite-difference check (a permutation: no ties, so the arg-max stays put
+under a step), the directions of finite differences, and the generator handed to an initialiser
 (its thousands of draws are the statistic, not a counterexample to shrink).
 """
 
