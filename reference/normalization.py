@@ -399,9 +399,12 @@ def weight_norm(v, g) -> np.ndarray:
 
     Warning: PyTorch stores g (``weight_g`` / ``original0``) with shape (out, 1, …); squeeze it.
     Warning: flax's ``WeightNorm`` computes v·rsqrt(‖v‖² + ε) with ε = 1e-12
-    (flax/linen/normalization.py, ``_l2_normalize``): a guard against 0/0, not another
-    formula. It moves w by ε/(2‖v‖²) relative, below float64 rounding tolerance for ‖v‖² ≥
-    5e-3; the checks allow a guard up to 1e-12 in their tolerance rather than name a variant.
+    (flax/linen/normalization.py:229-244 ``_l2_normalize``, :1301 ``epsilon: float = 1e-12``,
+    :1377): a guard against 0/0, not another formula, hence no variant. It moves w by
+    ε/(2‖v‖²) relative and the gradients by ε/‖v‖² of their size (|g|‖∇_w‖/‖v‖ for ∂ℓ/∂v),
+    below float64's tolerance (1e-10) for ‖v‖² ≥ 1e-2; the checks allow a guard up to 1e-12
+    in their tolerance (ε/‖v‖² added for the drawn v) and compare the gradients in units of
+    that size, not entry by entry (an entry of ∂ℓ/∂v may cancel to near 0).
     """
     v, g, norm, g_on_v = _weight_norm_inputs(v, g)
     return g_on_v * v / norm

@@ -50,6 +50,11 @@ BUGS = {
         "weight_norm_has_norm",
         {"weight_norm::weight_norm_has_norm_abs_g_whatever_v"},
     ),
+    # the gradient compared in units of its terms' size: a guard of 1e-12 passes, 1e-6 not
+    "weight_norm_backward_guard_1e6": (
+        "weight_norm_backward",
+        {"weight_norm::weight_norm_backward_matches_the_oracle_and_finite_differences"},
+    ),
     "spectral_norm_forgets_u": (
         "spectral_norm_converges",
         {"spectral_norm::spectral_norm_converges_to_the_top_singular_value"},

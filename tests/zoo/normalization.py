@@ -91,6 +91,18 @@ def _weight_norm_dividing_by_the_squared_norm(v, g):
     return g.reshape((-1,) + (1,) * (v.ndim - 1)) * v / squared
 
 
+def _weight_norm_backward_guard_1e6_inside_the_root(v, g, dw):
+    # a hand-written backward whose normaliser is √(‖v‖² + 1e-6): a guard a million times
+    # flax's 1e-12, which moves dv by about 1e-6/‖v‖² of its size at ordinary ‖v‖
+    v, g, dw = (np.asarray(a, dtype=np.float64) for a in (v, g, dw))
+    row = tuple(range(v.ndim)) if v.ndim == 1 else tuple(range(1, v.ndim))
+    norm = np.sqrt(np.sum(v**2, axis=row, keepdims=True) + 1e-6)
+    g_on_v = g if v.ndim == 1 else g.reshape((-1,) + (1,) * (v.ndim - 1))
+    v_hat = v / norm
+    dg = np.sum(dw * v_hat, axis=row, keepdims=True)
+    return g_on_v / norm * (dw - v_hat * dg), dg.reshape(g.shape)
+
+
 def _spectral_norm_that_returns_the_old_u(W, u, v=None, *, n_power_iterations=1, eps=1e-12):
     # the power iteration's u is computed but the caller gets the u it passed in: nothing is
     # carried between calls, so σ never converges
@@ -124,6 +136,10 @@ group_norm_over_the_batch = planted(
 )
 weight_norm_squared_norm = planted(
     "weight norm dividing by ‖v‖²", weight_norm=_weight_norm_dividing_by_the_squared_norm
+)
+weight_norm_backward_guard_1e6 = planted(
+    "weight norm backward with ε = 1e-6 inside the root",
+    weight_norm_backward=_weight_norm_backward_guard_1e6_inside_the_root,
 )
 spectral_norm_forgets_u = planted(
     "spectral norm that does not carry u between calls",
