@@ -3,14 +3,14 @@ invariants, running statistics and awkward batches; group, feature, weight and s
 normalisation and singular value bounding against the oracle, finite differences and
 numpy.linalg.svd.
 
-Every documented mode (each ``running_var_estimator``) is a parameter of its check, passed
-as a keyword against the oracle in the same mode; the calls without it measure which estimator
-the target is by default. Drawn as values (Hypothesis shrinks them): shapes, ε, the
-running-average weight p, the number of running-statistics steps, scale factors. Drawn from a
-seed (a numpy generator; Hypothesis draws the seed): the arrays (x, γ, β, dy, running
-statistics, weights), rather than from element-wise strategies: a batch whose values
-Hypothesis shrinks to all-equal has no variance, which the checks of a constant channel cover
-on purpose, not by accident.
+Every documented mode (each ``running_var_estimator``, spectral norm's guard ``variant``) is a
+parameter of its check, passed as a keyword against the oracle in the same mode; the calls
+without it measure which variant the target is by default. Drawn as values (Hypothesis shrinks
+them): shapes, ε, the running-average weight p, the number of running-statistics steps, scale
+factors. Drawn from a seed (a numpy generator; Hypothesis draws the seed): the arrays (x, γ, β,
+dy, running statistics, weights), rather than from element-wise strategies: a batch whose values
+Hypothesis shrinks to all-equal has no variance, which the checks of a constant channel cover on
+purpose, not by accident.
 """
 
 from __future__ import annotations
@@ -794,16 +794,45 @@ def test_batch_norm_in_evaluation_gives_the_gradients_of_the_running_statistics(
     )  # fmt: skip
 
 
+def _tiny_power_iteration(seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A W so small (‖Wᵀu‖ ≈ 1e-4) that with ε ≥ 1e-3 every normalisation of the power
+    iteration is in its guard's hands: a/max(‖a‖, ε) divides by ε, a/√(‖a‖² + ε) by √ε, and a
+    target that ignores ε normalises by ‖a‖."""
+    W = 1e-4 * np.random.default_rng(seed).standard_normal(shape)
+    u = np.random.default_rng(seed + 1).standard_normal(shape[0])
+    return W, u / np.linalg.norm(u)
+
+
+SPECTRAL_PARTS = ("weight", "u", "v", "sigma")  # torch keeps σ (None), flax v (None)
+
+
 @pytest.mark.algorithm("spectral_norm")
 @given(seed=SEEDS, shape=SPECTRAL_SHAPES, eps=st.sampled_from([1e-3, 1e-1]))
 def test_spectral_norm_guards_a_tiny_power_iteration_with_the_eps_given(target, seed, shape, eps):
-    # eps given, on a W so small (‖Wᵀu‖ ≈ 1e-4) that the power iteration's normalisation
-    # a/max(‖a‖, eps) divides by eps: a target that ignores eps normalises by ‖a‖
-    W = 1e-4 * np.random.default_rng(seed).standard_normal(shape)
-    u = np.random.default_rng(seed + 1).standard_normal(shape[0])
-    u /= np.linalg.norm(u)
+    # the default call measures the target's guard: max_norm (PyTorch) or eps_inside (flax)
+    W, u = _tiny_power_iteration(seed, shape)
     out, c = call(target, "spectral_norm", W, u, n_power_iterations=1, eps=eps)
-    expected = oracle.spectral_norm(W, u, n_power_iterations=1, eps=eps)
-    for index, part in enumerate(("weight", "u", "v", "sigma")):  # torch keeps σ (None)
-        assert_close(out[index], expected[index], what=f"spectral_norm(W, u, eps={eps}).{part}",
+    expected = {
+        variant: oracle.spectral_norm(W, u, n_power_iterations=1, eps=eps, variant=variant)
+        for variant in oracle.SPECTRAL_NORM_VARIANTS
+    }
+    for index, part in enumerate(SPECTRAL_PARTS):
+        assert_matches_variant(
+            out[index], {variant: o[index] for variant, o in expected.items()},
+            default="max_norm", what=f"spectral_norm(W, u, eps={eps}).{part}", call=c, dtype=F64,
+        )  # fmt: skip
+
+
+@pytest.mark.algorithm("spectral_norm")
+@pytest.mark.parametrize(("keyword", "mode"), modes("spectral_norm"))
+@given(seed=SEEDS, shape=SPECTRAL_SHAPES, eps=st.sampled_from([1e-3, 1e-1]))
+def test_spectral_norm_in_each_mode_matches_the_oracle_in_that_mode(
+    target, keyword, mode, seed, shape, eps
+):
+    W, u = _tiny_power_iteration(seed, shape)
+    options = {"n_power_iterations": 1, "eps": eps, keyword: mode}
+    out, c = call(target, "spectral_norm", W, u, **options)
+    expected = oracle.spectral_norm(W, u, **options)
+    for index, part in enumerate(SPECTRAL_PARTS):
+        assert_close(out[index], expected[index], what=f"spectral_norm(W, u, {options}).{part}",
                      call=c, dtype=F64)  # fmt: skip

@@ -195,7 +195,9 @@ _ENTRIES = [
        ["seed 004", "Salimans & Kingma, NIPS 2016",
         "flax WeightNorm: ε = 1e-12 inside the root, a guard (a tolerance, no variant)"]),
     _e("spectral_norm", _N, "W/σ(W), σ by power iteration", "normalization",
-       _forward_backward("spectral_norm"), ["seed 000", "seed 004", "Miyato et al., ICLR 2018"]),
+       _forward_backward("spectral_norm"),
+       ["seed 000", "seed 004", "Miyato et al., ICLR 2018", "torch F.normalize (max_norm)",
+        "flax SpectralNorm (ε inside the root)"], variant="max_norm eps_inside"),
     _e("singular_value_bounding", _N, "clip singular values to [1/(1+ε), 1+ε]",
        "normalization", "singular_value_bounding", ["seed 004", "Jia et al., CVPR 2017"]),
     # 6. Regularisation and ensembles

@@ -71,6 +71,9 @@ TypeError, which the checks read as unsupported in that mode:
                       gradient with select_and_scatter_add under ``ge``
                       (jax/_src/lax/windowed_reductions.py, _reduce_window_chooser_jvp_rule),
                       which keeps the first maximum of the scan; split: TypeError
+    spectral_norm     variant None|"eps_inside" → flax.linen.SpectralNorm, whose power
+                      iteration normalises by a/√(‖a‖² + ε) (flax/linen/normalization.py:244,
+                      :1162-1166); max_norm: TypeError
     avg_pool          divisor None|"window" → flax.linen.avg_pool at its default
                       count_include_pad=True, "real" → count_include_pad=False (the divisor a
                       pool of ones, flax/linen/pooling.py:98-106)
@@ -1044,10 +1047,12 @@ class JaxFunctions:
         dv, dg = _weight_norm_backward(v, self._in(g, v.dtype), self._in(dw, v.dtype))
         return _np(dv), _np(dg)
 
-    def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12):
+    def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12, variant=None):
         """flax.linen.SpectralNorm(n_steps=n_power_iterations) from the given u; v is
         recomputed (the argument is ignored, as the reference ignores it then) and not
-        returned: flax keeps u and σ only."""
+        returned: flax keeps u and σ only. flax normalises by a/√(‖a‖² + ε): ``variant``
+        None (flax's own) or "eps_inside"."""
+        _offered("spectral_norm", "variant", variant, ["eps_inside"])
         if int(n_power_iterations) < 1:
             raise NotImplementedError(
                 "flax's SpectralNorm returns W unnormalised for n_steps < 1: it cannot hold a "

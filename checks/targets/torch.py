@@ -14,6 +14,8 @@ names, not formulas:
                       dropout_sample(variant=None|"inverted") → F.dropout ("standard": none)
     max_pool          ties=None|"first" → F.max_pool2d, whose gradient goes to the first
                       maximum of a window ("split": none)
+    spectral_norm     variant=None|"max_norm" → torch.nn.utils.spectral_norm (F.normalize,
+                      a/max(‖a‖, ε)); "eps_inside": TypeError
     avg_pool          divisor=None|"window"|"real" → F.avg_pool2d(count_include_pad=
                       default (True)|True|False)
     batch_norm        the reference's momentum is p, the weight of the old running value;
@@ -593,7 +595,10 @@ class TorchFunctions:
         holder.train(n_power_iterations > 0)
         return _Graph(holder(), (holder.weight_orig,)), holder
 
-    def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12):
+    def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12, variant=None):
+        # torch.nn.utils.spectral_norm normalises by F.normalize, a/max(‖a‖, ε): max_norm
+        if variant not in (None, "max_norm"):
+            raise TypeError(f"torch's spectral_norm offers no variant={variant!r}")
         if n_power_iterations == 0 and v is None:
             raise ValueError("v is required when n_power_iterations is 0, got None")
         graph, holder = self._spectral_norm(W, u, v, n_power_iterations, eps)

@@ -103,6 +103,20 @@ def _weight_norm_backward_guard_1e6_inside_the_root(v, g, dw):
     return g_on_v / norm * (dw - v_hat * dg), dg.reshape(g.shape)
 
 
+def _spectral_norm_eps_beside_the_norm(
+    W, u, v=None, *, n_power_iterations=1, eps=1e-12, variant="max_norm"
+):
+    # "eps_inside" written as a/(‖a‖ + ε), the guard beside the norm, not inside the root
+    if variant != "eps_inside":
+        return ref.spectral_norm(W, u, v, n_power_iterations=n_power_iterations, eps=eps)
+    W, u = np.asarray(W, dtype=np.float64), np.asarray(u, dtype=np.float64)
+    for _ in range(n_power_iterations):
+        v = W.T @ u / (np.linalg.norm(W.T @ u) + eps)
+        u = W @ v / (np.linalg.norm(W @ v) + eps)
+    sigma = float(u @ W @ v)
+    return ref.SpectralNormOutput(W / sigma, u, v, sigma)
+
+
 def _spectral_norm_that_returns_the_old_u(W, u, v=None, *, n_power_iterations=1, eps=1e-12):
     # the power iteration's u is computed but the caller gets the u it passed in: nothing is
     # carried between calls, so σ never converges
@@ -140,6 +154,10 @@ weight_norm_squared_norm = planted(
 weight_norm_backward_guard_1e6 = planted(
     "weight norm backward with ε = 1e-6 inside the root",
     weight_norm_backward=_weight_norm_backward_guard_1e6_inside_the_root,
+)
+spectral_norm_eps_beside_the_norm = planted(
+    "spectral norm whose eps_inside guard is a/(‖a‖ + ε)",
+    spectral_norm=_spectral_norm_eps_beside_the_norm,
 )
 spectral_norm_forgets_u = planted(
     "spectral norm that does not carry u between calls",
