@@ -371,43 +371,43 @@ def test_batch_norm_keeps_a_constant_channel_finite(target, seed, data, value):
     assert_close(grads[3], reference.dx, what="dx with a constant channel", call=c_back, tol=tol)
 
 
+SPREADS = st.sampled_from([1e-2, 1.0, 1e2])
+
+
+def _standardised(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """z with mean 0 and std 1 over ``axes``: σ(κ + z) then has mean exactly κσ and spread σ."""
+    return (z - z.mean(axis=axes, keepdims=True)) / z.std(axis=axes, keepdims=True)
+
+
 @pytest.mark.algorithm("batch_norm")
-@given(data=st.data(), seed=SEEDS, spread=st.sampled_from([1e-2, 1.0, 1e2]))
+@given(data=st.data(), seed=SEEDS, spread=SPREADS)
 def test_batch_norm_is_accurate_when_the_mean_is_1e3_times_the_spread(
     target, dtype, data, seed, spread
 ):
     # Inputs σ(κ + z) with z standardised per channel (batch mean 0, batch std 1), so that
     # every channel's mean is exactly κ = 1e3 times its spread, rounded to the dtype; the
-    # oracle sees the same rounded values. x − μ_B loses log10(κ) digits whatever the method
-    # (its condition number is |μ|/σ = κ), so the tolerance is the dtype's times κ (float32:
-    # rtol 2e-2, atol 1e-3 ≈ 16κu on an output of size |γ| ≤ 2). Measured for torch over 3000
-    # draws: at most 2.2κu·|γ| in float32, 1.0κu·|γ| in float64. A one-pass E[x²] − E[x]²
-    # loses κ² instead (≈ 6% of the variance in float32).
+    # oracle sees the same rounded values.
     kappa = 1e3
     shape = data.draw(bn_shapes(), label="shape")
     x, gamma, beta, rm, rv = bn_inputs(seed, shape)
-    z = np.random.default_rng(seed + 3).standard_normal(shape)
-    axes = _channel_axes(len(shape))
-    z = (z - z.mean(axis=axes, keepdims=True)) / z.std(axis=axes, keepdims=True)
+    z = _standardised(np.random.default_rng(seed + 3).standard_normal(shape),
+                      _channel_axes(len(shape)))  # fmt: skip
     x = (spread * (kappa + z)).astype(dtype)
     eps = 1e-5 * spread**2  # ε stays small against σ² at every scale
     gamma, beta, rm, rv = (a.astype(dtype) for a in (gamma, beta, rm, rv))
     out, c = call(target, "batch_norm", x, gamma, beta, rm, rv, training=True, eps=eps)
     expected = oracle.batch_norm(x, gamma, beta, rm, rv, training=True, eps=eps).y
-    base = tolerance(dtype)
-    tol = Tolerance(rtol=kappa * base.rtol, atol=kappa * base.atol)
-    y = np.asarray(out[0], dtype=np.float64)
-    if y.shape == expected.shape and np.any(~(np.abs(y - expected) <= tol.atol + tol.rtol
-                                              * np.abs(expected))):  # fmt: skip
-        factor = _variance_off_by(y, x, gamma, beta, eps)
-        if factor is not None:
-            fail(f"batch_norm of inputs with mean 1e3 × spread: {ONE_PASS}. The output is "
-                 f"the right x̂ times a wrong factor per channel (up to {factor:.3g} off 1, or "
-                 "NaN): the mean is right and the variance is not, as when σ² = E[x²] − E[x]² "
-                 "cancels κ² = 1e6 times σ² (flax's use_fast_variance, Keras); compute it as "
-                 "E[(x − μ)²]", c)  # fmt: skip
-    assert_close(out[0], expected, what="batch_norm of inputs with mean 1e3 × spread",
-                 call=c, dtype=dtype, tol=tol)  # fmt: skip
+    ndim = len(shape)
+    g, b = (_on_axis_1(a.astype(np.float64), ndim) for a in (gamma, beta))
+
+    def x_hat_of(y):  # the target's x̂
+        return (y - b) / g
+
+    _assert_accurate_at_a_large_mean(
+        out[0], expected, kappa=kappa, x_hat_of=x_hat_of, x_hat=_x_hat(x, float(eps)),
+        axes=_channel_axes(ndim), what="batch_norm of inputs with mean 1e3 × spread", call=c,
+        dtype=dtype,
+    )  # fmt: skip
 
 
 ONE_PASS = (
@@ -415,16 +415,43 @@ ONE_PASS = (
 )
 
 
-def _variance_off_by(y, x, gamma, beta, eps) -> float | None:
-    """How far from 1 the per-channel factor r of (y − β)/γ = r·x̂ is, when the output is x̂
-    up to that factor alone (a wrong variance, the right mean: the one-pass signature), NaN
-    counting as infinitely far; None when the output is wrong in some other way."""
-    ndim = y.ndim
-    x_hat = _x_hat(np.asarray(x), float(eps))
-    u = (y - _on_axis_1(np.asarray(beta, dtype=np.float64), ndim)) / _on_axis_1(
-        np.asarray(gamma, dtype=np.float64), ndim
-    )
-    axes = _channel_axes(ndim)
+def _assert_accurate_at_a_large_mean(
+    out, expected, *, kappa, x_hat_of, x_hat, axes, what, call, dtype
+) -> None:
+    """``out`` against ``expected`` on inputs whose mean is κ times their spread along
+    ``axes``; a failure that is the right x̂ times a wrong factor per channel (per feature)
+    names the
+    one-pass variance as its cause.
+
+    x − μ loses log10(κ) digits whatever the method (its condition number is |μ|/σ = κ), so
+    the tolerance is the dtype's times κ (float32: rtol 2e-2·κ/1e3, atol 1e-3·κ/1e3 ≈ 16κu on
+    an output of size ≤ 2). Measured for torch's batch norm over 3000 draws: at most 2.2κu·|γ|
+    in float32, 1.0κu·|γ| in float64. A one-pass E[x²] − E[x]² loses κ² instead (≈ 6% of the
+    variance in float32 at κ = 1e3). ``x_hat_of(y)`` is the target's x̂ from its output
+    ((y − β)/γ for batch norm), ``x_hat`` the right one."""
+    base = tolerance(dtype)
+    tol = Tolerance(rtol=kappa * base.rtol, atol=kappa * base.atol)
+    y = np.asarray(out, dtype=np.float64) if out is not None else None
+    if (
+        y is not None
+        and y.shape == expected.shape
+        and np.any(~(np.abs(y - expected) <= tol.atol + tol.rtol * np.abs(expected)))
+    ):
+        factor = _variance_off_by(x_hat_of(y), x_hat, axes)
+        if factor is not None:
+            fail(f"{what}: {ONE_PASS}. The output is the right x̂ times a wrong factor per "
+                 f"channel or feature (up to {factor:.3g} off 1, or NaN): the mean is right "
+                 f"and the variance is not, as when σ² = E[x²] − E[x]² cancels "
+                 f"κ² = {kappa**2:.3g} times σ² (flax's use_fast_variance, Keras, "
+                 "jax.nn.standardize's default algorithm='fast'); compute it as "
+                 "E[(x − μ)²]", call)  # fmt: skip
+    assert_close(out, expected, what=what, call=call, dtype=dtype, tol=tol)
+
+
+def _variance_off_by(u, x_hat, axes) -> float | None:
+    """How far from 1 the per-channel factor r of u = r·x̂ is, when the target's x̂ ``u`` is
+    the right ``x_hat`` up to that factor alone (a wrong variance, the right mean: the one-pass
+    signature), NaN counting as infinitely far; None when it is wrong in some other way."""
     if np.isnan(u).any():
         return float("inf")
     r = np.sum(u * x_hat, axis=axes, keepdims=True) / np.sum(x_hat * x_hat, axis=axes,
@@ -518,6 +545,28 @@ def test_feature_normalization_matches_the_oracle(target, dtype, data, seed, eps
     out, c = call(target, "feature_normalization", X, eps=eps)
     expected = oracle.feature_normalization(X, eps=eps)
     assert_close(out, expected, what="feature_normalization(X)", call=c, dtype=dtype)
+
+
+@pytest.mark.algorithm("feature_normalization")
+@given(data=st.data(), seed=SEEDS, spread=SPREADS)
+def test_feature_normalization_is_accurate_when_the_mean_is_1e3_times_the_spread(
+    target, dtype, data, seed, spread
+):
+    # Each feature σ_j(κ_j ± z_j), z standardised per feature and κ_j ≥ 1e3 drawn: its mean
+    # is κ_j times its spread, the regime where a one-pass variance fails (the ordinary
+    # draws reach it only now and then); the tolerance is κ = max κ_j times the dtype's.
+    n, d = data.draw(st.integers(2, 8), label="N"), data.draw(st.integers(1, 4), label="D")
+    rng = np.random.default_rng(seed)
+    kappas = rng.uniform(1e3, 3e3, d) * rng.choice([-1.0, 1.0], d)
+    scales = spread * rng.uniform(0.5, 2.0, d)
+    X = (scales * (kappas + _standardised(rng.standard_normal((n, d)), (0,)))).astype(dtype)
+    out, c = call(target, "feature_normalization", X)
+    expected = oracle.feature_normalization(X)
+    _assert_accurate_at_a_large_mean(
+        out, expected, kappa=float(np.max(np.abs(kappas))), x_hat_of=lambda y: y,
+        x_hat=expected, axes=(0,), what="feature_normalization(X) of features with mean "
+        "≥ 1e3 × spread", call=c, dtype=dtype,
+    )  # fmt: skip
 
 
 @pytest.mark.algorithm("feature_normalization")

@@ -184,7 +184,8 @@ _ENTRIES = [
        ["seed 002", "Vaswani et al., NIPS 2017"]),
     # 5. Normalisation
     _e("feature_normalization", _N, "standardise each feature over the data set",
-       "normalization", _forward_backward("feature_normalization"), ["seed 002"]),
+       "normalization", _forward_backward("feature_normalization"),
+       ["seed 002", "jax.nn.standardize's one-pass variance (algorithm='fast'): a defect"]),
     _e("batch_norm", _N, "batch normalisation with the six backward formulas",
        "normalization", _forward_backward("batch_norm"),
        ["seed 002", "seed 004", "Ioffe & Szegedy, ICML 2015"],

@@ -94,6 +94,15 @@ CAUSES = {
             ),
         },
     ),
+    "feature_normalization_one_pass_in_float32": (
+        "feature_normalization_is_accurate",
+        {
+            "feature_normalization_is_accurate_when_the_mean_is_1e3_times_the_spread": (
+                "one-pass variance E[x²] − E[x]² loses accuracy when the mean is large "
+                "against the spread"
+            ),
+        },
+    ),
     "bn_nan_on_a_constant_channel": (
         "constant_channel",
         {

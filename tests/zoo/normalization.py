@@ -199,6 +199,20 @@ def _bn_nan_on_a_constant_channel(x, gamma, beta, running_mean, running_var, *,
     return out._replace(y=np.where(constant, np.nan, out.y)) if training else out
 
 
+def _feature_normalization_one_pass_in_float32(X, *, eps=0.0):
+    # σ² = E[x²] − E[x]² in float32 for a float64 request (jax.nn.standardize's default
+    # algorithm="fast" on float32 data): the mean is right, the variance cancels
+    X32 = np.asarray(X, dtype=np.float32)
+    mean = X32.mean(axis=0, keepdims=True)
+    var = (X32 * X32).mean(axis=0, keepdims=True) - mean * mean
+    with np.errstate(invalid="ignore"):
+        return ((X32 - mean) / np.sqrt(var + np.float32(eps))).astype(np.float64)
+
+
+feature_normalization_one_pass_in_float32 = planted(
+    "feature normalisation with the one-pass variance in float32",
+    feature_normalization=_feature_normalization_one_pass_in_float32,
+)
 bn_one_pass_variance_in_float32 = planted(
     "batch norm with the one-pass variance in float32",
     batch_norm=_bn_one_pass_variance_in_float32,
