@@ -20,7 +20,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.assertions import (
+    assert_close,
+    assert_matches_variant,
+    call,
+    derived,
+    fail,
+)
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
 from nnconform.checks.strategies import SEEDS, modes
 from nnconform.checks.tolerances import Tolerance, tolerance
@@ -646,8 +652,10 @@ def _in_units(out, scale: np.ndarray):
     (else as it is, for assert_close to report)."""
     if out is None or np.shape(out) != np.broadcast_shapes(np.shape(out), np.shape(scale)):
         return out
-    out = np.asarray(out)
-    return (out / scale).astype(out.dtype) if np.issubdtype(out.dtype, np.floating) else out
+    array = np.asarray(out)
+    if not np.issubdtype(array.dtype, np.floating):
+        return out
+    return derived((array / scale).astype(array.dtype), out)  # the field, for the ledger
 
 
 def _row_norms(w: np.ndarray) -> np.ndarray:
