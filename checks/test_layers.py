@@ -1,15 +1,17 @@
 """Layers and back-propagation (catalogue section 7): every forward against the oracle, every
 backward against the oracle and against central differences of the target's own forward, with
 strides, padding and dilation drawn; max-pool on inputs with exact ties, forward and backward,
-in each tie rule; initialisation variances and distributions checked statistically
-(``nnconform.checks.statistics``), in each documented distribution.
+in each tie rule; avg-pool's divisor (the padding counted or not) measured on "same" windows
+over the padding, and checked in each mode; initialisation variances and distributions checked
+statistically (``nnconform.checks.statistics``), in each documented distribution.
 
-Drawn as values (Hypothesis shrinks them): shapes, geometry (kernel, stride, padding,
-dilation), the inputs, weights and upstream gradients of every layer, and the tied max-pool
-inputs, from {0, 1, 2} so that windows hold exact ties (they shrink towards all zeros, one big
-tie). From a seed (a numpy generator whose seed Hypothesis draws): the distinct max-pool
-inputs of the finite-difference check (a permutation: no ties, so the arg-max stays put under
-a step), the directions of finite differences, and the generator handed to an initialiser
+Drawn as values (Hypothesis shrinks them): shapes, geometry (kernel, stride, padding, dilation),
+the inputs, weights and upstream gradients of every layer, and the tied max-pool inputs, from
+{0, 1, 2} so that windows hold exact ties (they shrink towards all zeros, one big tie), and the
+avg-pool inputs over the padding, from [0.5, 2] (positive: every border window's divisor shows,
+however they shrink). From a seed (a numpy generator whose seed Hypothesis draws): the distinct
+max-pool inputs of the finite-difference check (a permutation: no ties, so the arg-max stays put
+under a step), the directions of finite differences, and the generator handed to an initialiser
 (its thousands of draws are the statistic, not a counterexample to shrink).
 """
 
@@ -254,13 +256,27 @@ def _pool_inputs(draw, *, dilation: bool, distinct: bool, dtype: str = FLOAT64):
 POOLS = {"max_pool": True, "avg_pool": False}  # id -> takes dilation (and needs no ties)
 
 
+def _assert_pool_matches(out, algorithm, oracle_of, *, what, call, dtype=FLOAT64):
+    """max_pool against the oracle; avg_pool against each documented divisor (the default
+    call measures the target's own): returns the mode keyword of the variant matched."""
+    if algorithm == "max_pool":
+        assert_close(out, oracle_of(), what=what, call=call, dtype=dtype)
+        return {}
+    expected = {d: oracle_of(divisor=d) for d in oracle.AVG_POOL_DIVISORS}
+    divisor = assert_matches_variant(
+        out, expected, default="window", what=what, call=call, dtype=dtype
+    )
+    return {"divisor": divisor}
+
+
 @pytest.mark.parametrize("algorithm", list(POOLS))
 @given(data=st.data())
 def test_pool_forward_matches_the_oracle(target, dtype, algorithm, data):
     x, options = data.draw(_pool_inputs(dilation=POOLS[algorithm], distinct=False, dtype=dtype))
     out, c = call(target, algorithm, x, **options)
-    expected = getattr(oracle, algorithm)(x, **options)
-    assert_close(out, expected, what=f"{algorithm}(x, {options})", call=c, dtype=dtype)
+    oracle_of = functools.partial(getattr(oracle, algorithm), x, **options)
+    what = f"{algorithm}(x, {options})"
+    _assert_pool_matches(out, algorithm, oracle_of, what=what, call=c, dtype=dtype)
 
 
 @pytest.mark.parametrize("algorithm", list(POOLS))
@@ -271,14 +287,75 @@ def test_pool_backward_matches_the_oracle_and_finite_differences(target, algorit
     dy = data.draw(arrays(y_shape, low=-2, high=2), label="dy")
     backward = f"{algorithm}_backward"
     dx, c = call(target, backward, x, dy, **options)
-    expected = getattr(oracle, backward)(x, dy, **options)
-    assert_close(dx, expected, what=f"{backward}(x, dy, {options})", call=c, dtype=FLOAT64)
+    backward_of = functools.partial(getattr(oracle, backward), x, dy, **options)
+    mode = _assert_pool_matches(
+        dx, algorithm, backward_of, what=f"{backward}(x, dy, {options})", call=c
+    )
     forward = target.get(algorithm)
     if forward is not None:
         assert_backward_matches_finite_differences(
             lambda x: forward(x, **options), [x], dy, [dx], [0], seed=seed, what=backward, call=c,
-            oracle=lambda x: getattr(oracle, algorithm)(x, **options),
+            oracle=lambda x: getattr(oracle, algorithm)(x, **options, **mode),
         )  # fmt: skip
+
+
+# --- avg-pool divisor over the padding --------------------------------------------------
+
+
+@st.composite
+def _border_pool_inputs(draw, dtype: str = FLOAT64):
+    """ "same" pooling, the geometry every library offers with padding (Keras's and
+    TensorFlow's only one): stride 1, an odd kernel (3 on at least one axis) padded (k − 1)/2
+    a side, so the border windows hold padding; x and dy > 0, so that every border window's
+    divisor shows (kH·kW against its count of real entries) in the forward and the backward."""
+    kernel = draw(st.sampled_from([(3, 3), (3, 1), (1, 3)]), label="kernel")
+    H, W = (draw(st.integers(1, 4), label=f"size {axis}") for axis in ("rows", "cols"))
+    n, channels = draw(st.integers(1, 2), label="N"), draw(st.integers(1, 2), label="C")
+    x = draw(arrays((n, channels, H, W), low=0.5, high=2, dtype=dtype), label="x")
+    dy = draw(arrays(x.shape, low=0.5, high=2, dtype=dtype), label="dy")  # "same": y has x's shape
+    padding = _pair_or_int(*((k - 1) // 2 for k in kernel))
+    return x, dy, {"kernel_size": _pair_or_int(*kernel), "stride": 1, "padding": padding}
+
+
+@pytest.mark.algorithm("avg_pool")
+@given(data=st.data())
+def test_avg_pool_over_the_padding_matches_a_documented_divisor(target, dtype, data):
+    # Every input tells the divisors apart, so the default call's variant is measured at
+    # every seed (the general checks draw such windows only now and then).
+    x, dy, options = data.draw(_border_pool_inputs(dtype))
+
+    def forward():
+        y, c = call(target, "avg_pool", x, **options)
+        what = f"avg_pool(x, {options}) over the padding"
+        _assert_pool_matches(y, "avg_pool", functools.partial(oracle.avg_pool, x, **options),
+                             what=what, call=c, dtype=dtype)  # fmt: skip
+
+    def backward():
+        dx, c = call(target, "avg_pool_backward", x, dy, **options)
+        what = f"avg_pool_backward(x, dy, {options}) over the padding"
+        backward_of = functools.partial(oracle.avg_pool_backward, x, dy, **options)
+        _assert_pool_matches(dx, "avg_pool", backward_of, what=what, call=c, dtype=dtype)
+
+    each_part(forward, backward)
+
+
+@pytest.mark.algorithm("avg_pool")
+@pytest.mark.parametrize(("keyword", "mode"), modes("avg_pool"))
+@given(data=st.data())
+def test_avg_pool_in_each_mode_matches_the_oracle_in_that_mode(target, keyword, mode, data):
+    x, dy, options = data.draw(_border_pool_inputs())
+    options = {**options, keyword: mode}
+
+    def forward():
+        y, c = call(target, "avg_pool", x, **options)
+        assert_close(y, oracle.avg_pool(x, **options), what=f"avg_pool(x, {options})", call=c)
+
+    def backward():  # called in the mode even where the forward refuses it
+        dx, c = call(target, "avg_pool_backward", x, dy, **options)
+        expected = oracle.avg_pool_backward(x, dy, **options)
+        assert_close(dx, expected, what=f"avg_pool_backward(x, dy, {options})", call=c)
+
+    each_part(forward, backward)
 
 
 # --- max-pool on ties ---------------------------------------------------------------------

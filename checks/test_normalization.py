@@ -3,14 +3,14 @@ invariants, running statistics and awkward batches; group, feature, weight and s
 normalisation and singular value bounding against the oracle, finite differences and
 numpy.linalg.svd.
 
-Every documented mode (each ``running_var_estimator``) is a parameter of its check, passed
-as a keyword against the oracle in the same mode; the calls without it measure which estimator
-the target is by default. Drawn as values (Hypothesis shrinks them): shapes, ε, the
-running-average weight p, the number of running-statistics steps, scale factors. Drawn from a
-seed (a numpy generator; Hypothesis draws the seed): the arrays (x, γ, β, dy, running
-statistics, weights), rather than from element-wise strategies: a batch whose values
-Hypothesis shrinks to all-equal has no variance, which the checks of a constant channel cover
-on purpose, not by accident.
+Every documented mode (each ``running_var_estimator``, spectral norm's guard ``variant``) is a
+parameter of its check, passed as a keyword against the oracle in the same mode; the calls
+without it measure which variant the target is by default. Drawn as values (Hypothesis shrinks
+them): shapes, ε, the running-average weight p, the number of running-statistics steps, scale
+factors. Drawn from a seed (a numpy generator; Hypothesis draws the seed): the arrays (x, γ, β,
+dy, running statistics, weights), rather than from element-wise strategies: a batch whose values
+Hypothesis shrinks to all-equal has no variance, which the checks of a constant channel cover on
+purpose, not by accident.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnconform.checks.assertions import assert_close, assert_matches_variant, call, fail
+from nnconform.checks.assertions import (
+    assert_close,
+    assert_matches_variant,
+    call,
+    derived,
+    fail,
+)
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
 from nnconform.checks.strategies import SEEDS, modes
 from nnconform.checks.tolerances import Tolerance, tolerance
@@ -371,43 +377,43 @@ def test_batch_norm_keeps_a_constant_channel_finite(target, seed, data, value):
     assert_close(grads[3], reference.dx, what="dx with a constant channel", call=c_back, tol=tol)
 
 
+SPREADS = st.sampled_from([1e-2, 1.0, 1e2])
+
+
+def _standardised(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """z with mean 0 and std 1 over ``axes``: σ(κ + z) then has mean exactly κσ and spread σ."""
+    return (z - z.mean(axis=axes, keepdims=True)) / z.std(axis=axes, keepdims=True)
+
+
 @pytest.mark.algorithm("batch_norm")
-@given(data=st.data(), seed=SEEDS, spread=st.sampled_from([1e-2, 1.0, 1e2]))
+@given(data=st.data(), seed=SEEDS, spread=SPREADS)
 def test_batch_norm_is_accurate_when_the_mean_is_1e3_times_the_spread(
     target, dtype, data, seed, spread
 ):
     # Inputs σ(κ + z) with z standardised per channel (batch mean 0, batch std 1), so that
     # every channel's mean is exactly κ = 1e3 times its spread, rounded to the dtype; the
-    # oracle sees the same rounded values. x − μ_B loses log10(κ) digits whatever the method
-    # (its condition number is |μ|/σ = κ), so the tolerance is the dtype's times κ (float32:
-    # rtol 2e-2, atol 1e-3 ≈ 16κu on an output of size |γ| ≤ 2). Measured for torch over 3000
-    # draws: at most 2.2κu·|γ| in float32, 1.0κu·|γ| in float64. A one-pass E[x²] − E[x]²
-    # loses κ² instead (≈ 6% of the variance in float32).
+    # oracle sees the same rounded values.
     kappa = 1e3
     shape = data.draw(bn_shapes(), label="shape")
     x, gamma, beta, rm, rv = bn_inputs(seed, shape)
-    z = np.random.default_rng(seed + 3).standard_normal(shape)
-    axes = _channel_axes(len(shape))
-    z = (z - z.mean(axis=axes, keepdims=True)) / z.std(axis=axes, keepdims=True)
+    z = _standardised(np.random.default_rng(seed + 3).standard_normal(shape),
+                      _channel_axes(len(shape)))  # fmt: skip
     x = (spread * (kappa + z)).astype(dtype)
     eps = 1e-5 * spread**2  # ε stays small against σ² at every scale
     gamma, beta, rm, rv = (a.astype(dtype) for a in (gamma, beta, rm, rv))
     out, c = call(target, "batch_norm", x, gamma, beta, rm, rv, training=True, eps=eps)
     expected = oracle.batch_norm(x, gamma, beta, rm, rv, training=True, eps=eps).y
-    base = tolerance(dtype)
-    tol = Tolerance(rtol=kappa * base.rtol, atol=kappa * base.atol)
-    y = np.asarray(out[0], dtype=np.float64)
-    if y.shape == expected.shape and np.any(~(np.abs(y - expected) <= tol.atol + tol.rtol
-                                              * np.abs(expected))):  # fmt: skip
-        factor = _variance_off_by(y, x, gamma, beta, eps)
-        if factor is not None:
-            fail(f"batch_norm of inputs with mean 1e3 × spread: {ONE_PASS}. The output is "
-                 f"the right x̂ times a wrong factor per channel (up to {factor:.3g} off 1, or "
-                 "NaN): the mean is right and the variance is not, as when σ² = E[x²] − E[x]² "
-                 "cancels κ² = 1e6 times σ² (flax's use_fast_variance, Keras); compute it as "
-                 "E[(x − μ)²]", c)  # fmt: skip
-    assert_close(out[0], expected, what="batch_norm of inputs with mean 1e3 × spread",
-                 call=c, dtype=dtype, tol=tol)  # fmt: skip
+    ndim = len(shape)
+    g, b = (_on_axis_1(a.astype(np.float64), ndim) for a in (gamma, beta))
+
+    def x_hat_of(y):  # the target's x̂
+        return (y - b) / g
+
+    _assert_accurate_at_a_large_mean(
+        out[0], expected, kappa=kappa, x_hat_of=x_hat_of, x_hat=_x_hat(x, float(eps)),
+        axes=_channel_axes(ndim), what="batch_norm of inputs with mean 1e3 × spread", call=c,
+        dtype=dtype,
+    )  # fmt: skip
 
 
 ONE_PASS = (
@@ -415,16 +421,43 @@ ONE_PASS = (
 )
 
 
-def _variance_off_by(y, x, gamma, beta, eps) -> float | None:
-    """How far from 1 the per-channel factor r of (y − β)/γ = r·x̂ is, when the output is x̂
-    up to that factor alone (a wrong variance, the right mean: the one-pass signature), NaN
-    counting as infinitely far; None when the output is wrong in some other way."""
-    ndim = y.ndim
-    x_hat = _x_hat(np.asarray(x), float(eps))
-    u = (y - _on_axis_1(np.asarray(beta, dtype=np.float64), ndim)) / _on_axis_1(
-        np.asarray(gamma, dtype=np.float64), ndim
-    )
-    axes = _channel_axes(ndim)
+def _assert_accurate_at_a_large_mean(
+    out, expected, *, kappa, x_hat_of, x_hat, axes, what, call, dtype
+) -> None:
+    """``out`` against ``expected`` on inputs whose mean is κ times their spread along
+    ``axes``; a failure that is the right x̂ times a wrong factor per channel (per feature)
+    names the
+    one-pass variance as its cause.
+
+    x − μ loses log10(κ) digits whatever the method (its condition number is |μ|/σ = κ), so
+    the tolerance is the dtype's times κ (float32: rtol 2e-2·κ/1e3, atol 1e-3·κ/1e3 ≈ 16κu on
+    an output of size ≤ 2). Measured for torch's batch norm over 3000 draws: at most 2.2κu·|γ|
+    in float32, 1.0κu·|γ| in float64. A one-pass E[x²] − E[x]² loses κ² instead (≈ 6% of the
+    variance in float32 at κ = 1e3). ``x_hat_of(y)`` is the target's x̂ from its output
+    ((y − β)/γ for batch norm), ``x_hat`` the right one."""
+    base = tolerance(dtype)
+    tol = Tolerance(rtol=kappa * base.rtol, atol=kappa * base.atol)
+    y = np.asarray(out, dtype=np.float64) if out is not None else None
+    if (
+        y is not None
+        and y.shape == expected.shape
+        and np.any(~(np.abs(y - expected) <= tol.atol + tol.rtol * np.abs(expected)))
+    ):
+        factor = _variance_off_by(x_hat_of(y), x_hat, axes)
+        if factor is not None:
+            fail(f"{what}: {ONE_PASS}. The output is the right x̂ times a wrong factor per "
+                 f"channel or feature (up to {factor:.3g} off 1, or NaN): the mean is right "
+                 f"and the variance is not, as when σ² = E[x²] − E[x]² cancels "
+                 f"κ² = {kappa**2:.3g} times σ² (flax's use_fast_variance, Keras, "
+                 "jax.nn.standardize's default algorithm='fast'); compute it as "
+                 "E[(x − μ)²]", call)  # fmt: skip
+    assert_close(out, expected, what=what, call=call, dtype=dtype, tol=tol)
+
+
+def _variance_off_by(u, x_hat, axes) -> float | None:
+    """How far from 1 the per-channel factor r of u = r·x̂ is, when the target's x̂ ``u`` is
+    the right ``x_hat`` up to that factor alone (a wrong variance, the right mean: the one-pass
+    signature), NaN counting as infinitely far; None when it is wrong in some other way."""
     if np.isnan(u).any():
         return float("inf")
     r = np.sum(u * x_hat, axis=axes, keepdims=True) / np.sum(x_hat * x_hat, axis=axes,
@@ -521,6 +554,28 @@ def test_feature_normalization_matches_the_oracle(target, dtype, data, seed, eps
 
 
 @pytest.mark.algorithm("feature_normalization")
+@given(data=st.data(), seed=SEEDS, spread=SPREADS)
+def test_feature_normalization_is_accurate_when_the_mean_is_1e3_times_the_spread(
+    target, dtype, data, seed, spread
+):
+    # Each feature σ_j(κ_j ± z_j), z standardised per feature and κ_j ≥ 1e3 drawn: its mean
+    # is κ_j times its spread, the regime where a one-pass variance fails (the ordinary
+    # draws reach it only now and then); the tolerance is κ = max κ_j times the dtype's.
+    n, d = data.draw(st.integers(2, 8), label="N"), data.draw(st.integers(1, 4), label="D")
+    rng = np.random.default_rng(seed)
+    kappas = rng.uniform(1e3, 3e3, d) * rng.choice([-1.0, 1.0], d)
+    scales = spread * rng.uniform(0.5, 2.0, d)
+    X = (scales * (kappas + _standardised(rng.standard_normal((n, d)), (0,)))).astype(dtype)
+    out, c = call(target, "feature_normalization", X)
+    expected = oracle.feature_normalization(X)
+    _assert_accurate_at_a_large_mean(
+        out, expected, kappa=float(np.max(np.abs(kappas))), x_hat_of=lambda y: y,
+        x_hat=expected, axes=(0,), what="feature_normalization(X) of features with mean "
+        "≥ 1e3 × spread", call=c, dtype=dtype,
+    )  # fmt: skip
+
+
+@pytest.mark.algorithm("feature_normalization")
 @given(data=st.data(), seed=SEEDS)
 def test_feature_normalization_gives_mean_zero_and_unit_variance(target, data, seed):
     X = _features(seed, data)
@@ -577,10 +632,30 @@ def wn_inputs(draw, seed: int, dtype: str = F64):
 GUARD_EPS = 1e-12
 
 
-def _guarded(tol: Tolerance, v: np.ndarray) -> Tolerance:
-    """``tol`` widened by the effect of a guard ε ≤ GUARD_EPS inside ‖v‖'s root."""
+def _guarded(tol: Tolerance, v: np.ndarray, *, backward: bool = False) -> Tolerance:
+    """``tol`` widened by the effect of a guard ε ≤ GUARD_EPS inside ‖v‖'s root: ε/(2‖v‖²)
+    relative on w, ε/‖v‖² on ‖w‖² and on the gradients in units of their terms' size
+    (``backward``: added to atol, those units being the scale)."""
     smallest = float(np.min(_row_norms(np.asarray(v, dtype=np.float64)) ** 2))
+    if backward:
+        return Tolerance(rtol=tol.rtol, atol=tol.rtol + GUARD_EPS / smallest)
     return Tolerance(rtol=tol.rtol + GUARD_EPS / (2 * smallest), atol=tol.atol)
+
+
+def _on_rows(per_row: np.ndarray, ndim: int) -> np.ndarray:
+    """One value per output row, shaped to broadcast over a weight of ``ndim`` axes."""
+    return per_row if ndim <= 1 else np.reshape(per_row, (-1,) + (1,) * (ndim - 1))
+
+
+def _in_units(out, scale: np.ndarray):
+    """``out`` divided by ``scale`` in its own dtype, where it is an array of scale's shape
+    (else as it is, for assert_close to report)."""
+    if out is None or np.shape(out) != np.broadcast_shapes(np.shape(out), np.shape(scale)):
+        return out
+    array = np.asarray(out)
+    if not np.issubdtype(array.dtype, np.floating):
+        return out
+    return derived((array / scale).astype(array.dtype), out)  # the field, for the ledger
 
 
 def _row_norms(w: np.ndarray) -> np.ndarray:
@@ -619,8 +694,18 @@ def test_weight_norm_backward_matches_the_oracle_and_finite_differences(target, 
     dw = np.random.default_rng(seed + 1).standard_normal(v.shape)
     grads, c = call(target, "weight_norm_backward", v, g, dw)
     expected = oracle.weight_norm_backward(v, g, dw)
-    assert_close(grads[0], expected[0], what="weight_norm_backward dv", call=c, dtype=F64)
-    assert_close(grads[1], expected[1], what="weight_norm_backward dg", call=c, dtype=F64)
+    # Each row's gradients are a projection of dw: dv = (g/‖v‖)(dw − v̂(v̂·dw)), dg = v̂·dw.
+    # Their rounding error (and a guard ε's effect, ε/‖v‖² of it) is relative to the size of
+    # the terms, |g|‖dw‖/‖v‖ and ‖dw‖, not to an entry that cancels to near 0: compared in
+    # those units, each row by its own.
+    norms, dw_norms = _row_norms(v), _row_norms(dw)
+    tol = _guarded(tolerance(F64), v, backward=True)
+    for name, got, want, scale in (
+        ("dv", grads[0], expected[0], _on_rows(np.abs(g) * dw_norms / norms, v.ndim)),
+        ("dg", grads[1], expected[1], dw_norms),
+    ):
+        what = f"weight_norm_backward {name} in units of its terms' size per row"
+        assert_close(_in_units(got, scale), want / scale, what=what, call=c, dtype=F64, tol=tol)
     forward = target.get("weight_norm")
     if forward is not None:
         assert_backward_matches_finite_differences(
@@ -730,8 +815,11 @@ def test_weight_norm_with_unit_g_has_squared_singular_values_summing_to_d_o(
     if w.shape != v.shape:
         fail(f"weight_norm has shape {w.shape}, but should have shape {v.shape}", c)
     sigma = np.linalg.svd(w.reshape(d_o, -1), compute_uv=False)
+    # a row of one or two entries may be short: a guard ε in the root moves ‖w‖² by ε/‖v‖²
+    smallest = float(np.min(_row_norms(v) ** 2))
+    tol = Tolerance(rtol=tolerance(F64).rtol + GUARD_EPS / smallest, atol=tolerance(F64).atol)
     assert_close(np.sum(sigma**2), float(d_o), what=f"Σ σᵢ(W̄)² of weight_norm(v, g = 1), v of "
-                 f"shape {shape}", call=c, dtype=F64)  # fmt: skip
+                 f"shape {shape}", call=c, dtype=F64, tol=tol)  # fmt: skip
 
 
 @pytest.mark.algorithm("batch_norm")
@@ -763,16 +851,45 @@ def test_batch_norm_in_evaluation_gives_the_gradients_of_the_running_statistics(
     )  # fmt: skip
 
 
+def _tiny_power_iteration(seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A W so small (‖Wᵀu‖ ≈ 1e-4) that with ε ≥ 1e-3 every normalisation of the power
+    iteration is in its guard's hands: a/max(‖a‖, ε) divides by ε, a/√(‖a‖² + ε) by √ε, and a
+    target that ignores ε normalises by ‖a‖."""
+    W = 1e-4 * np.random.default_rng(seed).standard_normal(shape)
+    u = np.random.default_rng(seed + 1).standard_normal(shape[0])
+    return W, u / np.linalg.norm(u)
+
+
+SPECTRAL_PARTS = ("weight", "u", "v", "sigma")  # torch keeps σ (None), flax v (None)
+
+
 @pytest.mark.algorithm("spectral_norm")
 @given(seed=SEEDS, shape=SPECTRAL_SHAPES, eps=st.sampled_from([1e-3, 1e-1]))
 def test_spectral_norm_guards_a_tiny_power_iteration_with_the_eps_given(target, seed, shape, eps):
-    # eps given, on a W so small (‖Wᵀu‖ ≈ 1e-4) that the power iteration's normalisation
-    # a/max(‖a‖, eps) divides by eps: a target that ignores eps normalises by ‖a‖
-    W = 1e-4 * np.random.default_rng(seed).standard_normal(shape)
-    u = np.random.default_rng(seed + 1).standard_normal(shape[0])
-    u /= np.linalg.norm(u)
+    # the default call measures the target's guard: max_norm (PyTorch) or eps_inside (flax)
+    W, u = _tiny_power_iteration(seed, shape)
     out, c = call(target, "spectral_norm", W, u, n_power_iterations=1, eps=eps)
-    expected = oracle.spectral_norm(W, u, n_power_iterations=1, eps=eps)
-    for index, part in enumerate(("weight", "u", "v", "sigma")):  # torch keeps σ (None)
-        assert_close(out[index], expected[index], what=f"spectral_norm(W, u, eps={eps}).{part}",
+    expected = {
+        variant: oracle.spectral_norm(W, u, n_power_iterations=1, eps=eps, variant=variant)
+        for variant in oracle.SPECTRAL_NORM_VARIANTS
+    }
+    for index, part in enumerate(SPECTRAL_PARTS):
+        assert_matches_variant(
+            out[index], {variant: o[index] for variant, o in expected.items()},
+            default="max_norm", what=f"spectral_norm(W, u, eps={eps}).{part}", call=c, dtype=F64,
+        )  # fmt: skip
+
+
+@pytest.mark.algorithm("spectral_norm")
+@pytest.mark.parametrize(("keyword", "mode"), modes("spectral_norm"))
+@given(seed=SEEDS, shape=SPECTRAL_SHAPES, eps=st.sampled_from([1e-3, 1e-1]))
+def test_spectral_norm_in_each_mode_matches_the_oracle_in_that_mode(
+    target, keyword, mode, seed, shape, eps
+):
+    W, u = _tiny_power_iteration(seed, shape)
+    options = {"n_power_iterations": 1, "eps": eps, keyword: mode}
+    out, c = call(target, "spectral_norm", W, u, **options)
+    expected = oracle.spectral_norm(W, u, **options)
+    for index, part in enumerate(SPECTRAL_PARTS):
+        assert_close(out[index], expected[index], what=f"spectral_norm(W, u, {options}).{part}",
                      call=c, dtype=F64)  # fmt: skip

@@ -31,6 +31,7 @@ from nnconform.reference import activations
 from nnconform.reference._validate import as_array, choice, integer, same_shape
 
 __all__ = [
+    "AVG_POOL_DIVISORS",
     "INIT_DISTRIBUTIONS",
     "MAX_POOL_TIES",
     "MLP_ACTIVATIONS",
@@ -429,31 +430,58 @@ def _is_maximum(patch: np.ndarray, best: np.ndarray) -> np.ndarray:
     return (patch == best) | (np.isnan(patch) & np.isnan(best))
 
 
-def avg_pool(x, *, kernel_size, stride=None, padding=0) -> np.ndarray:
+AVG_POOL_DIVISORS = ("window", "real")
+
+
+def _divisor(x: np.ndarray, g: _Geometry, divisor: str) -> np.ndarray | int:
+    """What each window's sum is divided by: kH·kW (``window``), or the count of x's own
+    entries in the window, (N, C)-broadcast over (H_out, W_out) (``real``)."""
+    if divisor == "window":
+        return int(np.prod(g.kernel))
+    real = _real(x[:1, :1], g).astype(np.float64)
+    return sum(real[g.window(i, j)] for i, j in g.offsets())
+
+
+def avg_pool(x, *, kernel_size, stride=None, padding=0, divisor="window") -> np.ndarray:
     """Average pooling   (seeds 000, 004):
 
-        y[n, c, h, w] = (1 / (kH·kW)) Σ_{i, j} x̃[n, c, s_H·h + i, s_W·w + j],
+        y[n, c, h, w] = (1 / D[h, w]) Σ_{i, j} x̃[n, c, s_H·h + i, s_W·w + j],
 
-    x̃ being x padded with zeros. The divisor is always kH·kW, padding included (PyTorch's
-    default ``count_include_pad=True``), so a window over the border averages in zeros.
-    ``stride`` defaults to ``kernel_size``; no ``ceil_mode`` and no dilation (as PyTorch).
+    x̃ being x padded with zeros. ``stride`` defaults to ``kernel_size``; no ``ceil_mode`` and
+    no dilation (as PyTorch). ``divisor`` names D, which differs only in windows over the
+    padding (without padding both give the plain mean):
 
-    Warning: TensorFlow/Keras ``AveragePooling2D(padding='same')`` and PyTorch with
-    ``count_include_pad=False`` divide by the number of real entries in the window instead.
+        window  (default, the seeds' "mean of the window"; PyTorch's F.avg_pool2d default
+                count_include_pad=True, flax.linen.avg_pool's default count_include_pad=True):
+                D = kH·kW, so a window over the border averages in the padding's zeros;
+        real    D = the number of x's own (non-padding) entries in the window: PyTorch's
+                count_include_pad=False, flax's avg_pool(count_include_pad=False)
+                (flax/linen/pooling.py:98-106, the divisor a pool of ones), and Keras 3 /
+                TensorFlow AveragePooling2D(padding="same") (keras/src/backend/torch/nn.py:
+                453, F.avg_pool2d(count_include_pad=False)).
+
+    A variant, not a defect: each is the exact mean of a stated set (the padded window, or
+    the input entries it covers); neither loses accuracy, they answer different questions.
     """
+    divisor = choice("divisor", divisor, AVG_POOL_DIVISORS)
     x, g = _pool_args(x, kernel_size, stride, padding, 1)
     xp = _pad(x, g.padding, 0.0)
-    return sum(xp[g.window(i, j)] for i, j in g.offsets()) / np.prod(g.kernel)
+    return sum(xp[g.window(i, j)] for i, j in g.offsets()) / _divisor(x, g, divisor)
 
 
-def avg_pool_backward(x, dy, *, kernel_size, stride=None, padding=0) -> np.ndarray:
-    """∂ℓ/∂x: each output's gradient spread evenly, dy/(kH·kW), over its window (padding
-    included, whose share is dropped); an entry in several windows sums their shares."""
+def avg_pool_backward(
+    x, dy, *, kernel_size, stride=None, padding=0, divisor="window"
+) -> np.ndarray:
+    """∂ℓ/∂x: each output's gradient spread evenly, dy/D, over its window (the padding's
+    share dropped), D as in ``avg_pool``'s ``divisor``; an entry in several windows sums
+    their shares."""
+    divisor = choice("divisor", divisor, AVG_POOL_DIVISORS)
     x, g = _pool_args(x, kernel_size, stride, padding, 1)
     dy = _output_gradient(dy, x, x.shape[1], g)
+    share = dy / _divisor(x, g, divisor)
     dxp = _pad(np.zeros_like(x), g.padding, 0.0)
     for i, j in g.offsets():
-        dxp[g.window(i, j)] += dy / np.prod(g.kernel)
+        dxp[g.window(i, j)] += share
     return _unpad(dxp, g.padding)
 
 

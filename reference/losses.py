@@ -248,10 +248,22 @@ BCE_VARIANTS = ("unclipped", "clipped")
 BCE_CLIP = 1e-7  # Keras's epsilon: keras.config.epsilon()
 
 
-def _clipped(p: np.ndarray, variant: str) -> np.ndarray:
-    """p itself (unclipped), or p clipped to [c, 1 − c], c = 1e-7 (clipped, Keras)."""
+def _clip_bounds(p) -> tuple[float, float]:
+    """[c, 1 − c] as Keras clips with them, rounded to p's own floating dtype (float64 for
+    other input): keras/src/backend/torch/nn.py:955 ``torch.clip(output, backend.epsilon(),
+    1.0 - backend.epsilon())`` on output in its dtype, which rounds the Python bounds to it.
+    In float32, c = 1.0000000117e-7 and 1 − 1e-7 rounds to 1 − 2⁻²³ = 0.99999988, so p =
+    0.99999994 or 1 is clipped to 0.99999988 and costs 23·ln 2 ≈ 15.94 with y = 0, not
+    −log(1e-7) ≈ 16.12."""
+    dtype = np.asarray(p).dtype
+    t = dtype.type if np.issubdtype(dtype, np.floating) else np.float64
+    return float(t(BCE_CLIP)), float(t(1.0 - BCE_CLIP))
+
+
+def _clipped(p: np.ndarray, variant: str, bounds: tuple[float, float]) -> np.ndarray:
+    """p itself (unclipped), or p clipped to ``bounds``, [c, 1 − c] (clipped, Keras)."""
     if choice("variant", variant, BCE_VARIANTS) == "clipped":
-        return np.clip(p, BCE_CLIP, 1.0 - BCE_CLIP)
+        return np.clip(p, *bounds)
     return p
 
 
@@ -267,16 +279,18 @@ def binary_cross_entropy(
     variant ``unclipped`` (the default, the seeds' formula); variant ``clipped``: p clipped
     to [1e-7, 1 − 1e-7] first, as Keras's ``binary_crossentropy`` does (``ops.clip(output,
     epsilon, 1 - epsilon)``, epsilon = 1e-7): never more than −log(1e-7) ≈ 16.1 per element,
-    and about 1e-7 where a certain p agrees with its label.
+    and about 1e-7 where a certain p agrees with its label. The bounds are those of p's dtype,
+    as Keras computes them: in float32, [1.0000000117e-7, 1 − 2⁻²³] (see ``_clip_bounds``).
     ``reduction="none"``: the terms −[y log p + (1 − y) log(1 − p)], one per element.
 
     Warning: PyTorch ``nn.BCELoss`` clamps each log at −100, so it never returns more than 100
     per element where this returns inf.
     """
+    bounds = _clip_bounds(p)
     p, y = _prediction_and_target(p, y, ("p", "y"))
     _within("p", p)
     _within("y", y)
-    p = _clipped(p, variant)
+    p = _clipped(p, variant, bounds)
     with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = −inf, only where it counts
         likelihood = np.where(y > 0, y * np.log(p), 0.0) + np.where(
             y < 1, (1.0 - y) * np.log1p(-p), 0.0
@@ -298,16 +312,17 @@ def binary_cross_entropy_backward(
     Warning: PyTorch clamps the denominator p(1 − p) at 1e-12, so its gradient differs where
     p < 1e-12 or 1 − p < 1e-12.
     """
+    bounds = _clip_bounds(p)
     p, y = _prediction_and_target(p, y, ("p", "y"))
     clipped = choice("variant", variant, BCE_VARIANTS) == "clipped"
     _within("p", p, open_interval=not clipped)
     _within("y", y)
     reduction = choice("reduction", reduction, LOSS_REDUCTIONS)
     dy = _upstream_of(dy, reduction, p.shape)
-    q = _clipped(p, variant)
+    q = _clipped(p, variant, bounds)
     slope = (q - y) / (q * (1.0 - q))
     if clipped:
-        slope = np.where((p >= BCE_CLIP) & (p <= 1.0 - BCE_CLIP), slope, 0.0)
+        slope = np.where((p >= bounds[0]) & (p <= bounds[1]), slope, 0.0)
     return dy * slope if reduction == "none" else dy * slope / p.size
 
 

@@ -35,6 +35,7 @@ from nnconform.reference._validate import (
 
 __all__ = [
     "RUNNING_VAR_ESTIMATORS",
+    "SPECTRAL_NORM_VARIANTS",
     "BatchNormCache",
     "BatchNormGrads",
     "BatchNormOutput",
@@ -128,6 +129,13 @@ def feature_normalization(X, *, eps: float = 0.0) -> np.ndarray:
     ``X`` is (N, D): N samples of D features. σ is the population std (ddof = 0, as
     ``scipy.stats.zscore`` and sklearn's ``StandardScaler``); ε = 0 is the source's form, and a
     constant feature then raises.
+
+    Warning: ``jax.nn.standardize`` computes σ² in one pass, mean(x²) − mean(x)², by default
+    (jax/_src/nn/functions.py:656 ``algorithm="fast"``, :680-684, :697-702; documented as
+    suffering "catastrophic cancellation"). A defect, not a variant: it is the same σ² computed
+    less accurately, and it loses κ² of accuracy on a feature whose mean is κ times its spread
+    (10% of σ² in float32 at κ = 2e3), where the two-pass form loses κ; ``algorithm="stable"``
+    is the two-pass form.
     """
     X, eps = _features(X, eps)
     return (X - X.mean(axis=0, keepdims=True)) / _feature_std(X, eps)
@@ -399,9 +407,12 @@ def weight_norm(v, g) -> np.ndarray:
 
     Warning: PyTorch stores g (``weight_g`` / ``original0``) with shape (out, 1, …); squeeze it.
     Warning: flax's ``WeightNorm`` computes v·rsqrt(‖v‖² + ε) with ε = 1e-12
-    (flax/linen/normalization.py, ``_l2_normalize``): a guard against 0/0, not another
-    formula. It moves w by ε/(2‖v‖²) relative, below float64 rounding tolerance for ‖v‖² ≥
-    5e-3; the checks allow a guard up to 1e-12 in their tolerance rather than name a variant.
+    (flax/linen/normalization.py:229-244 ``_l2_normalize``, :1301 ``epsilon: float = 1e-12``,
+    :1377): a guard against 0/0, not another formula, hence no variant. It moves w by
+    ε/(2‖v‖²) relative and the gradients by ε/‖v‖² of their size (|g|‖∇_w‖/‖v‖ for ∂ℓ/∂v),
+    below float64's tolerance (1e-10) for ‖v‖² ≥ 1e-2; the checks allow a guard up to 1e-12
+    in their tolerance (ε/‖v‖² added for the drawn v) and compare the gradients in units of
+    that size, not entry by entry (an entry of ∂ℓ/∂v may cancel to near 0).
     """
     v, g, norm, g_on_v = _weight_norm_inputs(v, g)
     return g_on_v * v / norm
@@ -436,9 +447,16 @@ class SpectralNormOutput(NamedTuple):
     sigma: float  # σ = uᵀ W v
 
 
-def _unit(a: np.ndarray, eps: float) -> np.ndarray:
-    """a/max(‖a‖, ε), PyTorch's ``F.normalize``: a zero vector stays zero, no division by 0."""
-    return a / max(float(np.linalg.norm(a)), eps)
+SPECTRAL_NORM_VARIANTS = ("max_norm", "eps_inside")
+
+
+def _unit(a: np.ndarray, eps: float, variant: str = "max_norm") -> np.ndarray:
+    """a/max(‖a‖, ε), PyTorch's ``F.normalize`` (``max_norm``), or a/√(‖a‖² + ε), flax's
+    ``_l2_normalize`` (``eps_inside``): either way a zero vector stays zero, no 0/0."""
+    squared = float(a @ a)
+    if variant == "eps_inside":
+        return a / np.sqrt(squared + eps)
+    return a / max(np.sqrt(squared), eps)
 
 
 def _spectral_inputs(W, u, v) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -454,7 +472,7 @@ def _spectral_inputs(W, u, v) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
 
 
 def spectral_norm(
-    W, u, v=None, *, n_power_iterations: int = 1, eps: float = 1e-12
+    W, u, v=None, *, n_power_iterations: int = 1, eps: float = 1e-12, variant: str = "max_norm"
 ) -> SpectralNormOutput:
     """W̄ = W/σ(W), σ estimated by power iteration   (seeds 000, 004; Miyato et al. 2018, Alg. 1).
 
@@ -462,8 +480,20 @@ def spectral_norm(
 
         v ← Wᵀu / ‖Wᵀu‖,   u ← W v / ‖W v‖;   then σ = uᵀ W v,  W̄ = W/σ.
 
-    The order and the normalisation x/max(‖x‖, ε) are PyTorch's
-    ``torch.nn.utils.spectral_norm``. With ``n_power_iterations = 0`` the given u and v are
+    The order is PyTorch's ``torch.nn.utils.spectral_norm``. ``variant`` names the guard of
+    each normalisation a/‖a‖ against a vanishing ‖a‖ (a tiny W, or u orthogonal to its range):
+
+        max_norm    (default) a/max(‖a‖, ε), PyTorch's F.normalize (torch/nn/utils/
+                    spectral_norm.py:103-106; torch/nn/functional.py:6100, clamp_min(eps));
+        eps_inside  a/√(‖a‖² + ε), ε inside the root: flax.linen.SpectralNorm
+                    (flax/linen/normalization.py:1062 ``epsilon: float = 1e-12``, :1162-1166,
+                    ``_l2_normalize`` :244 x·rsqrt(Σx² + ε)).
+
+    A variant, not a defect: both are documented guards, and with the ε given they differ
+    wherever the guard acts: at ‖a‖ ≪ √ε the first divides by ε, the second by √ε (in
+    flax, ε is in the units of ‖a‖²). At ordinary ‖a‖ both are a/‖a‖: at flax's default
+    ε = 1e-12 they differ by ε/(2‖a‖²) relative, below float64's tolerance for ‖a‖² ≥ 1e-2.
+    With ``n_power_iterations = 0`` the given u and v are
     used as they are (v is then required); otherwise v is recomputed and the argument ignored.
     Returns ``SpectralNormOutput(weight, u, v, sigma)``; pass u (and v) to the next call.
 
@@ -474,9 +504,10 @@ def spectral_norm(
     eps = positive("eps", eps)
     if n_power_iterations == 0 and v is None:
         raise ValueError("v is required when n_power_iterations is 0, got None")
+    variant = choice("variant", variant, SPECTRAL_NORM_VARIANTS)
     for _ in range(n_power_iterations):
-        v = _unit(W.T @ u, eps)
-        u = _unit(W @ v, eps)
+        v = _unit(W.T @ u, eps, variant)
+        u = _unit(W @ v, eps, variant)
     sigma = float(u @ W @ v)
     if sigma == 0:
         raise ValueError("sigma = uᵀWv is 0: W is zero or u, v are orthogonal to its range")

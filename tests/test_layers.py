@@ -351,12 +351,56 @@ def test_avg_pool_of_hand_numbers_divides_by_the_whole_window():
     )
 
 
+@pytest.mark.parametrize(("kernel", "stride", "padding"), AVG_POOL_CASES)
+def test_avg_pool_real_divisor_equals_loops_averaging_the_real_entries_only(
+    rng, kernel, stride, padding
+):
+    x = rng.standard_normal((2, 3, 7, 8))
+    y = layers.avg_pool(x, kernel_size=kernel, stride=stride, padding=padding, divisor="real")
+    # the padding as NaN, left out by nanmean: the mean of the window's real entries
+    expected = loop_pool(x, np.nanmean, kernel, stride, padding, (1, 1), np.nan)
+    np.testing.assert_allclose(y, expected, rtol=1e-14, atol=1e-15)
+
+
+def test_avg_pool_real_divisor_of_hand_numbers_divides_by_the_real_entries():
+    x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    # "same" 3×3 at stride 1: a corner window holds 4 real entries, an edge one 6, the
+    # centre 9 (1+2+4+5)/4 = 3, (1+2+3+4+5+6)/6 = 3.5, 45/9 = 5; counting the padding: 12/9…
+    y = layers.avg_pool(x, kernel_size=3, stride=1, padding=1, divisor="real")
+    np.testing.assert_allclose(y[0, 0], [[3.0, 3.5, 4.0], [4.5, 5.0, 5.5], [6.0, 6.5, 7.0]])
+    window = layers.avg_pool(x, kernel_size=3, stride=1, padding=1)
+    np.testing.assert_allclose(window[0, 0, 0], [12 / 9, 21 / 9, 16 / 9])
+    # no padding: both divisors are kH·kW
+    assert layers.avg_pool(x, kernel_size=3, divisor="real").item() == 5.0
+    # padding 1, kernel 2, stride 2: each window holds one real entry, its own mean
+    y = layers.avg_pool(x[..., :2, :2], kernel_size=2, padding=1, divisor="real")
+    np.testing.assert_array_equal(y[0, 0], [[1.0, 2.0], [4.0, 5.0]])
+
+
+def test_avg_pool_backward_real_divisor_spreads_dy_over_the_real_entries():
+    # kernel 2, padding 1, stride 2 on a 2×2 input: each window holds one real entry, which
+    # gets its window's whole dy (counting the padding: dy/4)
+    dy = np.array([[8.0, 4.0], [2.0, 1.0]]).reshape(1, 1, 2, 2)
+    x = np.zeros((1, 1, 2, 2))
+    dx = layers.avg_pool_backward(x, dy, kernel_size=2, padding=1, divisor="real")
+    np.testing.assert_array_equal(dx, dy)
+    dx = layers.avg_pool_backward(x, dy, kernel_size=2, padding=1)
+    np.testing.assert_array_equal(dx, dy / 4)
+    # "same" 3×3 on 1×2: both windows hold both entries, 2 real of 9: dx = (dy₀ + dy₁)/2
+    dy = np.array([6.0, 2.0]).reshape(1, 1, 1, 2)
+    dx = layers.avg_pool_backward(
+        np.zeros((1, 1, 1, 2)), dy, kernel_size=3, stride=1, padding=1, divisor="real"
+    )
+    np.testing.assert_array_equal(dx, np.full((1, 1, 1, 2), 4.0))
+
+
+@pytest.mark.parametrize("divisor", layers.AVG_POOL_DIVISORS)
 @pytest.mark.parametrize(
     ("kernel", "stride", "padding"), [(2, None, 0), (3, 1, 1), ((3, 2), (2, 1), (1, 0))]
 )
-def test_avg_pool_backward_matches_finite_differences(rng, kernel, stride, padding):
+def test_avg_pool_backward_matches_finite_differences(rng, kernel, stride, padding, divisor):
     x = rng.standard_normal((2, 2, 7, 6))
-    kw = {"kernel_size": kernel, "stride": stride, "padding": padding}
+    kw = {"kernel_size": kernel, "stride": stride, "padding": padding, "divisor": divisor}
     assert_backward_matches_fd(
         lambda x: layers.avg_pool(x, **kw),
         lambda x, dy: layers.avg_pool_backward(x, dy, **kw),
@@ -543,6 +587,8 @@ def test_bad_convolution_and_pooling_input_raises_a_clear_error():
         layers.max_pool_backward(x, np.zeros((1, 2, 2, 2)), kernel_size=2, ties="last")
     with pytest.raises(ValueError, match=r"ties must be one of 'first', 'split', got 'last'"):
         layers.max_pool(x, kernel_size=2, ties="last")
+    with pytest.raises(ValueError, match=r"divisor must be one of 'window', 'real', got 'valid'"):
+        layers.avg_pool(x, kernel_size=2, divisor="valid")
 
 
 def test_bad_residual_and_init_input_raises_a_clear_error(rng):

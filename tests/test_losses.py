@@ -154,6 +154,25 @@ def test_clipped_binary_cross_entropy_clips_probabilities_to_1e_7_as_keras_does(
     )
 
 
+def test_clipped_binary_cross_entropy_clips_float32_probabilities_at_float32_bounds():
+    # Keras clips a float32 p at float32(1e-7) and float32(1 − 1e-7) = 1 − 2⁻²³: p = 1 and the
+    # float32 just below it (1 − 2⁻²⁴) both become 1 − 2⁻²³, costing −log(2⁻²³) = 23·ln 2
+    # with y = 0; 1 − 2⁻²³ itself is inside. A float64 p = 1 is clipped at 1 − 1e-7.
+    c32 = 1.0000000116860974e-07  # float32(1e-7), the float32 nearest 1e-7
+    p = np.array([1.0, 1 - 2**-24, 1 - 2**-23, c32], dtype=np.float32)
+    y = np.zeros(4, dtype=np.float32)
+    terms = [23 * math.log(2)] * 3 + [-math.log1p(-c32)]
+    out = losses.binary_cross_entropy(p, y, variant="clipped", reduction="none")
+    np.testing.assert_allclose(out, terms, rtol=1e-12)
+    out = losses.binary_cross_entropy(p[:1].astype(np.float64), y[:1], variant="clipped")
+    assert out == pytest.approx(-math.log(1e-7), rel=1e-8)
+    # the gradient (y = 0): 0 beyond the upper bound (p = 1, 1 − 2⁻²⁴), 1/(1 − p) at either
+    # bound (included, as torch.clip's gradient takes them)
+    dy = np.ones(4, dtype=np.float32)
+    dp = losses.binary_cross_entropy_backward(p, y, dy, variant="clipped", reduction="none")
+    np.testing.assert_allclose(dp, [0.0, 0.0, 2.0**23, 1 / (1 - c32)], rtol=1e-12)
+
+
 def test_binary_cross_entropy_accepts_certain_probabilities_that_agree_with_the_label():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no divide-by-zero or invalid-value warnings

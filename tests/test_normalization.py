@@ -3,6 +3,8 @@ scipy.stats.zscore, scipy.linalg.polar, numpy.linalg.svd, loops over channels an
 written out by hand, hand-computed numbers, and central finite differences for every backward
 (batch norm's six intermediate gradients each against its own independent derivation)."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import linalg, stats
@@ -355,6 +357,31 @@ def test_one_power_iteration_of_hand_numbers():
     np.testing.assert_allclose(out.weight, np.diag([3.0, 1.0]) / np.sqrt(8.2), rtol=1e-15)
 
 
+@pytest.mark.parametrize("variant", nrm.SPECTRAL_NORM_VARIANTS)
+def test_a_tiny_power_iteration_of_hand_numbers_is_guarded_by_eps(variant):
+    # W = diag(3e-4, 1e-4), u = (1, 0), ε = 1e-3: Wᵀu = (3e-4, 0), of norm 3e-4 < ε.
+    # max_norm: v = (3e-4, 0)/1e-3 = (0.3, 0); Wv = (9e-5, 0), u = (0.09, 0);
+    # eps_inside: v = (3e-4, 0)/√(9e-8 + 1e-3); u = Wv/√(‖Wv‖² + 1e-3). σ = uᵀWv.
+    W = np.diag([3e-4, 1e-4])
+    out = nrm.spectral_norm(W, np.array([1.0, 0.0]), eps=1e-3, variant=variant)
+    if variant == "max_norm":
+        v, u = 0.3, 0.09
+    else:
+        v = 3e-4 / math.sqrt(9e-8 + 1e-3)
+        u = 3e-4 * v / math.sqrt((3e-4 * v) ** 2 + 1e-3)
+    np.testing.assert_allclose(out.v, [v, 0.0], rtol=1e-14)
+    np.testing.assert_allclose(out.u, [u, 0.0], rtol=1e-14)
+    assert out.sigma == pytest.approx(u * 3e-4 * v, rel=1e-14)
+    np.testing.assert_allclose(out.weight, W / (u * 3e-4 * v), rtol=1e-14)
+
+
+def test_spectral_norm_variants_agree_at_ordinary_norms_and_default_eps():
+    # ε = 1e-12 against ‖a‖² ≈ 10: ε/(2‖a‖²) ≈ 5e-14 relative, rounding's order
+    W, u = np.diag([3.0, 1.0]), np.array([1.0, 1.0]) / np.sqrt(2)
+    a, b = (nrm.spectral_norm(W, u, variant=v) for v in nrm.SPECTRAL_NORM_VARIANTS)
+    np.testing.assert_allclose(b.weight, a.weight, rtol=1e-12)
+
+
 def test_spectral_norm_converges_to_the_top_singular_value(rng):
     W = rng.normal(size=(5, 3))
     s = np.linalg.svd(W, compute_uv=False)
@@ -514,6 +541,8 @@ def test_bad_input_to_spectral_norm_and_svb_raises_a_clear_error():
         nrm.spectral_norm(W, np.ones(3), n_power_iterations=-1)
     with pytest.raises(ValueError, match=r"W must have 2 dimensions"):
         nrm.spectral_norm(np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match=r"variant must be one of 'max_norm', 'eps_inside'"):
+        nrm.spectral_norm(W, np.ones(3), variant="inside")
     with pytest.raises(ValueError, match=r"sigma = uᵀWv is 0"):
         nrm.spectral_norm(np.zeros((3, 2)), np.ones(3))
     with pytest.raises(ValueError, match=r"shapes must match, got W \(3, 2\), dy \(2, 3\)"):

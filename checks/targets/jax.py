@@ -71,6 +71,12 @@ TypeError, which the checks read as unsupported in that mode:
                       gradient with select_and_scatter_add under ``ge``
                       (jax/_src/lax/windowed_reductions.py, _reduce_window_chooser_jvp_rule),
                       which keeps the first maximum of the scan; split: TypeError
+    spectral_norm     variant None|"eps_inside" → flax.linen.SpectralNorm, whose power
+                      iteration normalises by a/√(‖a‖² + ε) (flax/linen/normalization.py:244,
+                      :1162-1166); max_norm: TypeError
+    avg_pool          divisor None|"window" → flax.linen.avg_pool at its default
+                      count_include_pad=True, "real" → count_include_pad=False (the divisor a
+                      pool of ones, flax/linen/pooling.py:98-106)
     dropout_sample    variant "inverted" (flax Dropout scales kept units by 1/(1 − rate));
                       standard: TypeError
     mse               reduction="none" only (optax's losses are unreduced: the reference's
@@ -587,21 +593,25 @@ def _conv2d_backward(x, w, b, dy, stride, padding, dilation):
     )
 
 
-def _pool_apply(x, name, kernel, stride, padding):
-    """flax.linen.max_pool / avg_pool on NHWC (x transposed in and back: layouts only);
-    avg_pool at flax's default count_include_pad=True."""
+def _pool_apply(x, name, kernel, stride, padding, options=()):
+    """flax.linen.max_pool / avg_pool on NHWC (x transposed in and back: layouts only), with
+    ``options`` the pool's keywords as (name, value) pairs (hashable, for jit's cache):
+    avg_pool's count_include_pad, left out at flax's default True."""
     (ph, pw) = padding
     pool = getattr(nn, name)
-    y = pool(jnp.transpose(x, _NHWC), kernel, strides=stride, padding=((ph, ph), (pw, pw)))
+    y = pool(
+        jnp.transpose(x, _NHWC), kernel, strides=stride, padding=((ph, ph), (pw, pw)),
+        **dict(options),
+    )  # fmt: skip
     return jnp.transpose(y, _NCHW)
 
 
-_pool = jax.jit(_pool_apply, static_argnums=(1, 2, 3, 4))
+_pool = jax.jit(_pool_apply, static_argnums=(1, 2, 3, 4, 5))
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
-def _pool_backward(x, dy, name, kernel, stride, padding):
-    return jax.vjp(lambda x: _pool_apply(x, name, kernel, stride, padding), x)[1](dy)[0]
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5, 6))
+def _pool_backward(x, dy, name, kernel, stride, padding, options=()):
+    return jax.vjp(lambda x: _pool_apply(x, name, kernel, stride, padding, options), x)[1](dy)[0]
 
 
 # --- the target -----------------------------------------------------------------------------
@@ -1037,10 +1047,12 @@ class JaxFunctions:
         dv, dg = _weight_norm_backward(v, self._in(g, v.dtype), self._in(dw, v.dtype))
         return _np(dv), _np(dg)
 
-    def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12):
+    def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12, variant=None):
         """flax.linen.SpectralNorm(n_steps=n_power_iterations) from the given u; v is
         recomputed (the argument is ignored, as the reference ignores it then) and not
-        returned: flax keeps u and σ only."""
+        returned: flax keeps u and σ only. flax normalises by a/√(‖a‖² + ε): ``variant``
+        None (flax's own) or "eps_inside"."""
+        _offered("spectral_norm", "variant", variant, ["eps_inside"])
         if int(n_power_iterations) < 1:
             raise NotImplementedError(
                 "flax's SpectralNorm returns W unnormalised for n_steps < 1: it cannot hold a "
@@ -1131,14 +1143,26 @@ class JaxFunctions:
         x = self._in(x)
         return _np(_pool_backward(x, self._in(dy, x.dtype), "max_pool", *geometry))
 
-    def avg_pool(self, x, *, kernel_size, stride=None, padding=0):
-        geometry = self._pool_geometry(kernel_size, stride, padding, 1)
-        return _np(_pool(self._in(x), "avg_pool", *geometry))
+    # the divisor as flax's count_include_pad (None: its default, True)
+    _COUNT_INCLUDE_PAD: ClassVar[dict[str | None, tuple]] = {
+        None: (), "window": (("count_include_pad", True),),
+        "real": (("count_include_pad", False),),
+    }  # fmt: skip
 
-    def avg_pool_backward(self, x, dy, *, kernel_size, stride=None, padding=0):
+    def _avg_pool_options(self, divisor) -> tuple:
+        _offered("avg_pool", "divisor", divisor, list(self._COUNT_INCLUDE_PAD))
+        return self._COUNT_INCLUDE_PAD[divisor]
+
+    def avg_pool(self, x, *, kernel_size, stride=None, padding=0, divisor=None):
+        options = self._avg_pool_options(divisor)
+        geometry = self._pool_geometry(kernel_size, stride, padding, 1)
+        return _np(_pool(self._in(x), "avg_pool", *geometry, options))
+
+    def avg_pool_backward(self, x, dy, *, kernel_size, stride=None, padding=0, divisor=None):
+        options = self._avg_pool_options(divisor)
         geometry = self._pool_geometry(kernel_size, stride, padding, 1)
         x = self._in(x)
-        return _np(_pool_backward(x, self._in(dy, x.dtype), "avg_pool", *geometry))
+        return _np(_pool_backward(x, self._in(dy, x.dtype), "avg_pool", *geometry, options))
 
     # --- initialisation -----------------------------------------------------------------
 

@@ -60,7 +60,8 @@ names and layouts, not formulas:
                       pads with (0; −∞, which no maximum can be), then "valid" (a layout, as
                       keras.layers.ZeroPadding2D before a layer). avg_pool: padding 0 →
                       "valid", the symmetric (k − 1)/2 at stride 1 → "same" (whose divisor
-                      leaves the padding out: measured); any other: NotImplementedError.
+                      leaves the padding out: the catalogue's divisor "real", measured); any
+                      other: NotImplementedError.
                       conv2d with stride > 1 and dilation > 1: NotImplementedError (Conv2D
                       refuses it)
 
@@ -109,6 +110,10 @@ which the checks read as unsupported in that mode:
                       the batch variance it normalises with); unbiased: TypeError
     max_pool          ties None|"first": keras.ops.max_pool is F.max_pool2d on the torch
                       backend, whose gradient goes to the first maximum; split: TypeError
+    avg_pool          divisor None|"real": keras.ops.average_pool, whose "same" padding leaves
+                      the padding out of the divisor (backend/torch/nn.py:453,
+                      F.avg_pool2d(count_include_pad=False)); with padding 0 ("valid") the
+                      divisors agree; "window": TypeError (Keras has no count_include_pad)
     dropout_sample    variant None|"inverted" (Keras scales kept units by 1/(1 − rate));
                       standard: TypeError
     init              distribution None|"truncated_normal" → GlorotNormal / HeNormal (Keras's
@@ -865,10 +870,12 @@ class KerasFunctions:
         _offered("max_pool_backward", "ties", ties, ["first"])
         return _np(_vjp(self._pool("max_pool", x, kernel_size, stride, padding, dilation), dy)[0])
 
-    def avg_pool(self, x, *, kernel_size, stride=None, padding=0):
+    def avg_pool(self, x, *, kernel_size, stride=None, padding=0, divisor=None):
+        _offered("avg_pool", "divisor", divisor, ["real"])
         return _np(self._pool("average_pool", x, kernel_size, stride, padding).out)
 
-    def avg_pool_backward(self, x, dy, *, kernel_size, stride=None, padding=0):
+    def avg_pool_backward(self, x, dy, *, kernel_size, stride=None, padding=0, divisor=None):
+        _offered("avg_pool_backward", "divisor", divisor, ["real"])
         return _np(_vjp(self._pool("average_pool", x, kernel_size, stride, padding), dy)[0])
 
     # --- initialisation -----------------------------------------------------------------

@@ -14,6 +14,10 @@ names, not formulas:
                       dropout_sample(variant=None|"inverted") → F.dropout ("standard": none)
     max_pool          ties=None|"first" → F.max_pool2d, whose gradient goes to the first
                       maximum of a window ("split": none)
+    spectral_norm     variant=None|"max_norm" → torch.nn.utils.spectral_norm (F.normalize,
+                      a/max(‖a‖, ε)); "eps_inside": TypeError
+    avg_pool          divisor=None|"window"|"real" → F.avg_pool2d(count_include_pad=
+                      default (True)|True|False)
     batch_norm        the reference's momentum is p, the weight of the old running value;
                       torch's momentum is 1 − p
     leaky_relu        alpha → negative_slope;   rmsprop: rho → alpha;   momentum: alpha → momentum
@@ -591,7 +595,10 @@ class TorchFunctions:
         holder.train(n_power_iterations > 0)
         return _Graph(holder(), (holder.weight_orig,)), holder
 
-    def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12):
+    def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12, variant=None):
+        # torch.nn.utils.spectral_norm normalises by F.normalize, a/max(‖a‖, ε): max_norm
+        if variant not in (None, "max_norm"):
+            raise TypeError(f"torch's spectral_norm offers no variant={variant!r}")
         if n_power_iterations == 0 and v is None:
             raise ValueError("v is required when n_power_iterations is 0, got None")
         graph, holder = self._spectral_norm(W, u, v, n_power_iterations, eps)
@@ -693,12 +700,23 @@ class TorchFunctions:
         options = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
         return _np(self._vjp(self._pool(F.max_pool2d, x, **options), dy)[0])
 
-    def avg_pool(self, x, *, kernel_size, stride=None, padding=0):
+    # the divisor as torch's count_include_pad (None: its default, True)
+    _COUNT_INCLUDE_PAD: ClassVar[dict[str | None, dict[str, bool]]] = {
+        None: {}, "window": {"count_include_pad": True}, "real": {"count_include_pad": False}
+    }  # fmt: skip
+
+    def _avg_pool_options(self, kernel_size, stride, padding, divisor) -> dict[str, Any]:
+        if divisor not in self._COUNT_INCLUDE_PAD:
+            raise TypeError(f"torch's avg_pool2d offers no divisor={divisor!r}")
         options = dict(kernel_size=kernel_size, stride=stride, padding=padding)
+        return options | self._COUNT_INCLUDE_PAD[divisor]
+
+    def avg_pool(self, x, *, kernel_size, stride=None, padding=0, divisor=None):
+        options = self._avg_pool_options(kernel_size, stride, padding, divisor)
         return _np(self._pool(F.avg_pool2d, x, **options).out)
 
-    def avg_pool_backward(self, x, dy, *, kernel_size, stride=None, padding=0):
-        options = dict(kernel_size=kernel_size, stride=stride, padding=padding)
+    def avg_pool_backward(self, x, dy, *, kernel_size, stride=None, padding=0, divisor=None):
+        options = self._avg_pool_options(kernel_size, stride, padding, divisor)
         return _np(self._vjp(self._pool(F.avg_pool2d, x, **options), dy)[0])
 
     # --- initialisation -------------------------------------------------------------------

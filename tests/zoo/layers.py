@@ -66,6 +66,14 @@ def _avg_pool_square_divisor(x, *, kernel_size, stride=None, padding=0):
     )
 
 
+def _avg_pool_backward_ignoring_the_divisor(
+    x, dy, *, kernel_size, stride=None, padding=0, divisor="window"
+):
+    # a hand-written backward that forgets count_include_pad=False: every window's dy spread
+    # as dy/(kH·kW), though the forward divides the border windows by their real entries
+    return ref.avg_pool_backward(x, dy, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
 def _linear_backward_dw_transposed(x, W, b, dz):
     dx, dW, db = ref.linear_backward(x, W, b, dz)
     return dx, dW.T, db  # x dzᵀ: (in, out) instead of (out, in)
@@ -109,6 +117,10 @@ max_pool_backward_spread = planted(
     max_pool_backward=_max_pool_backward_spread_evenly,
 )
 avg_pool_square_divisor = planted("avg-pool dividing by kH²", avg_pool=_avg_pool_square_divisor)
+avg_pool_backward_ignoring_the_divisor = planted(
+    "avg-pool backward dividing by kH·kW in divisor='real'",
+    avg_pool_backward=_avg_pool_backward_ignoring_the_divisor,
+)
 linear_backward_transposed = planted(
     "linear backward with dW = x dzᵀ", linear_backward=_linear_backward_dw_transposed
 )

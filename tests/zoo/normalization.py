@@ -91,6 +91,32 @@ def _weight_norm_dividing_by_the_squared_norm(v, g):
     return g.reshape((-1,) + (1,) * (v.ndim - 1)) * v / squared
 
 
+def _weight_norm_backward_guard_1e6_inside_the_root(v, g, dw):
+    # a hand-written backward whose normaliser is √(‖v‖² + 1e-6): a guard a million times
+    # flax's 1e-12, which moves dv by about 1e-6/‖v‖² of its size at ordinary ‖v‖
+    v, g, dw = (np.asarray(a, dtype=np.float64) for a in (v, g, dw))
+    row = tuple(range(v.ndim)) if v.ndim == 1 else tuple(range(1, v.ndim))
+    norm = np.sqrt(np.sum(v**2, axis=row, keepdims=True) + 1e-6)
+    g_on_v = g if v.ndim == 1 else g.reshape((-1,) + (1,) * (v.ndim - 1))
+    v_hat = v / norm
+    dg = np.sum(dw * v_hat, axis=row, keepdims=True)
+    return g_on_v / norm * (dw - v_hat * dg), dg.reshape(g.shape)
+
+
+def _spectral_norm_eps_beside_the_norm(
+    W, u, v=None, *, n_power_iterations=1, eps=1e-12, variant="max_norm"
+):
+    # "eps_inside" written as a/(‖a‖ + ε), the guard beside the norm, not inside the root
+    if variant != "eps_inside":
+        return ref.spectral_norm(W, u, v, n_power_iterations=n_power_iterations, eps=eps)
+    W, u = np.asarray(W, dtype=np.float64), np.asarray(u, dtype=np.float64)
+    for _ in range(n_power_iterations):
+        v = W.T @ u / (np.linalg.norm(W.T @ u) + eps)
+        u = W @ v / (np.linalg.norm(W @ v) + eps)
+    sigma = float(u @ W @ v)
+    return ref.SpectralNormOutput(W / sigma, u, v, sigma)
+
+
 def _spectral_norm_that_returns_the_old_u(W, u, v=None, *, n_power_iterations=1, eps=1e-12):
     # the power iteration's u is computed but the caller gets the u it passed in: nothing is
     # carried between calls, so σ never converges
@@ -124,6 +150,14 @@ group_norm_over_the_batch = planted(
 )
 weight_norm_squared_norm = planted(
     "weight norm dividing by ‖v‖²", weight_norm=_weight_norm_dividing_by_the_squared_norm
+)
+weight_norm_backward_guard_1e6 = planted(
+    "weight norm backward with ε = 1e-6 inside the root",
+    weight_norm_backward=_weight_norm_backward_guard_1e6_inside_the_root,
+)
+spectral_norm_eps_beside_the_norm = planted(
+    "spectral norm whose eps_inside guard is a/(‖a‖ + ε)",
+    spectral_norm=_spectral_norm_eps_beside_the_norm,
 )
 spectral_norm_forgets_u = planted(
     "spectral norm that does not carry u between calls",
@@ -165,6 +199,20 @@ def _bn_nan_on_a_constant_channel(x, gamma, beta, running_mean, running_var, *,
     return out._replace(y=np.where(constant, np.nan, out.y)) if training else out
 
 
+def _feature_normalization_one_pass_in_float32(X, *, eps=0.0):
+    # σ² = E[x²] − E[x]² in float32 for a float64 request (jax.nn.standardize's default
+    # algorithm="fast" on float32 data): the mean is right, the variance cancels
+    X32 = np.asarray(X, dtype=np.float32)
+    mean = X32.mean(axis=0, keepdims=True)
+    var = (X32 * X32).mean(axis=0, keepdims=True) - mean * mean
+    with np.errstate(invalid="ignore"):
+        return ((X32 - mean) / np.sqrt(var + np.float32(eps))).astype(np.float64)
+
+
+feature_normalization_one_pass_in_float32 = planted(
+    "feature normalisation with the one-pass variance in float32",
+    feature_normalization=_feature_normalization_one_pass_in_float32,
+)
 bn_one_pass_variance_in_float32 = planted(
     "batch norm with the one-pass variance in float32",
     batch_norm=_bn_one_pass_variance_in_float32,
