@@ -506,16 +506,17 @@ def _upstream_for(dy: float, how: dict, terms_shape: tuple[int, ...], dtype: str
 
 
 def _in_mode(out, function: str, fn: Callable, case: Case, how: dict, *, what, c, dtype, mask):
-    """Against the oracle in the same mode; the terms of a call that names no variant (the
-    target's default, as optax's squared_error or torch's reduction='none' are) measured
-    against each variant's terms instead: which one they are is the library's convention."""
+    """Against the oracle in the same mode; a call in a reduction mode that names no variant
+    (the target's default, as optax's squared_error or torch's reduction='none' are, and as
+    Keras's always-clipped cross-entropy is in every reduction) measured against each
+    variant's result instead: which one it is is the library's convention."""
     out = out if mask is None or np.shape(out) != mask.shape else np.asarray(out)[mask]
 
     def expected(**variant):
         e = np.asarray(fn(*case.args, **case.kwargs, **how, **variant), dtype=np.float64)
         return e if mask is None else e[mask]
 
-    measured = how == {"reduction": "none"} and "variant" in _keywords(function)
+    measured = "variant" not in how and "variant" in _keywords(function)
     if not measured:
         assert_close(out, expected(), what=what, call=c, tol=tolerance(dtype))
         return
