@@ -426,8 +426,7 @@ def _assert_accurate_at_a_large_mean(
 ) -> None:
     """``out`` against ``expected`` on inputs whose mean is κ times their spread along
     ``axes``; a failure that is the right x̂ times a wrong factor per channel (per feature)
-    names the
-    one-pass variance as its cause.
+    names the one-pass variance as its cause.
 
     x − μ loses log10(κ) digits whatever the method (its condition number is |μ|/σ = κ), so
     the tolerance is the dtype's times κ (float32: rtol 2e-2·κ/1e3, atol 1e-3·κ/1e3 ≈ 16κu on
