@@ -456,13 +456,15 @@ def _assert_accurate_at_a_large_mean(
 def _variance_off_by(u, x_hat, axes) -> float | None:
     """How far from 1 the per-channel factor r of u = r·x̂ is, when the target's x̂ ``u`` is
     the right ``x_hat`` up to that factor alone (a wrong variance, the right mean: the one-pass
-    signature), NaN counting as infinitely far; None when it is wrong in some other way."""
-    if np.isnan(u).any():
+    signature), NaN or inf counting as infinitely far; None when it is wrong in some other
+    way."""
+    if not np.isfinite(u).all():
         return float("inf")
-    r = np.sum(u * x_hat, axis=axes, keepdims=True) / np.sum(x_hat * x_hat, axis=axes,
-                                                              keepdims=True)  # fmt: skip
-    if np.max(np.abs(u - r * x_hat)) > 1e-3 * np.max(np.abs(x_hat)):
-        return None  # not a per-channel scale of the right x̂
+    with np.errstate(invalid="ignore", divide="ignore"):  # a channel whose x̂ is all 0
+        r = np.sum(u * x_hat, axis=axes, keepdims=True) / np.sum(x_hat * x_hat, axis=axes,
+                                                                  keepdims=True)  # fmt: skip
+        if not np.max(np.abs(u - r * x_hat)) <= 1e-3 * np.max(np.abs(x_hat)):
+            return None  # not a per-channel scale of the right x̂
     return float(np.max(np.abs(r - 1.0)))
 
 

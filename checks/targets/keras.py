@@ -149,6 +149,7 @@ import contextlib
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
@@ -295,6 +296,15 @@ class OptimizerState:
 # --- activations --------------------------------------------------------------------------
 
 _A = keras.activations
+
+
+def _softmax(t, *, axis: int):
+    """keras.activations.softmax, without its UserWarning for an axis of size 1: the checks
+    draw such axes on purpose (softmax is 1 there, which the oracle gives too)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "You are using a softmax over axis", UserWarning)
+        return _A.softmax(t, axis=axis)
+
 
 # name -> f(x, **hyper): the keras.activations function, the reference's keywords renamed
 _ACTIVATIONS: dict[str, Callable[..., Any]] = {
@@ -457,10 +467,10 @@ class KerasFunctions:
         return self._activation("softplus", x, dy)
 
     def softmax(self, z, *, axis=-1):
-        return self._unary(lambda t: _A.softmax(t, axis=int(axis)), z)
+        return self._unary(functools.partial(_softmax, axis=int(axis)), z)
 
     def softmax_backward(self, z, dy, *, axis=-1):
-        return self._unary_backward(lambda t: _A.softmax(t, axis=int(axis)), z, dy)
+        return self._unary_backward(functools.partial(_softmax, axis=int(axis)), z, dy)
 
     def log_softmax(self, z, *, axis=-1):
         return self._unary(lambda t: _A.log_softmax(t, axis=int(axis)), z)
