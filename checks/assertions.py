@@ -370,6 +370,24 @@ def _errors(out: np.ndarray, expected: np.ndarray, tol: Tolerance) -> tuple[np.n
     return diff, rel
 
 
+def _outside(diff: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """Where an error exceeds the tolerance."""
+    with np.errstate(invalid="ignore"):  # 0 · inf: an exact infinity is no error
+        return ~((diff == 0) | (diff <= tol.atol + tol.rtol * np.abs(expected)))
+
+
+def is_close(out: Any, expected: Any, tol: Tolerance) -> bool:
+    """Whether ``out`` has ``expected``'s shape and equals it within ``tol``, as
+    ``assert_close`` judges it; nothing is recorded (for a check that diagnoses a failure)."""
+    expected = np.asarray(expected, dtype=np.float64)
+    if out is None or np.shape(out) != expected.shape:
+        return False
+    out = np.asarray(out)
+    if not np.issubdtype(out.dtype, np.number):
+        return False
+    return not _outside(_errors(out, expected, tol)[0], expected, tol).any()
+
+
 def _check_array(out: Any, expected: np.ndarray, what: str, dtype, call: Call | None):
     if isinstance(out, tuple | list) or (not hasattr(out, "shape") and not np.isscalar(out)):
         fail(f"{what}: out={out!r} is not an array", call)
@@ -415,8 +433,7 @@ def assert_close(
     diff, rel = _errors(out, expected, tol)
     current().observe(float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), tol.as_json())
     current().compared += 1
-    with np.errstate(invalid="ignore"):  # 0 · inf: an exact infinity is no error
-        bad = ~((diff == 0) | (diff <= tol.atol + tol.rtol * np.abs(expected)))
+    bad = _outside(diff, expected, tol)
     if bad.any():
         index = np.unravel_index(np.argmax(np.where(bad, diff, -1.0)), diff.shape)
         fail(

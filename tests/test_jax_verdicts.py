@@ -41,11 +41,14 @@ def _failed(document: dict) -> dict[str, set[str]]:
     "NNCONFORM_JAX_VERDICTS=1 to run",
 )
 def test_jax_verdicts_are_the_same_under_three_seeds_and_each_non_pass_is_explained():
-    verdicts, failures = {}, {}
+    verdicts, failures, messages = {}, {}, {}
     for seed in (0, 1, 2):
         document = run_checks("jax", extra=("--profile", "ci", "--seed", str(seed), "-n", "2"))
         assert document["returncode"] == 1, document["output"][-3000:]  # the fails pinned below
         assert document["hypothesis_seed"] == seed
+        for record in document["records"]:
+            if record["status"] == "fail":
+                messages.setdefault(record["algorithm"], []).append(record["message"])
         verdicts[seed] = {
             row["algorithm"]: (row["verdict"], row["variants"]) for row in document["summary"]
         }
@@ -81,12 +84,14 @@ def test_jax_verdicts_are_the_same_under_three_seeds_and_each_non_pass_is_explai
     # XLA's CPU backend treats subnormal inputs as 0 (DAZ/FTZ), as JAX documents ("Sharp bits",
     # jax-ml/jax#16200 "working as intended", #26668): at a subnormal x the kink's one-sided
     # derivative is taken (relu'(1e-45) = 0, prelu's at −5e-324 that of x ≥ 0). A platform
-    # convention, not a catalogue variant
+    # convention, not a catalogue variant; every such failure names it
     regime = "forward_and_backward_are_right_at_the_edge_of_every_regime"
     for activation in ("relu", "leaky_relu", "relu6", "selu"):
         assert v[activation][0] == "fail" and failed[activation] == {regime}, activation
     assert v["prelu"][0] == "fail"
     assert failed["prelu"] == {"prelu_and_its_slope_gradient_match_the_oracle"}
+    for activation in ("relu", "leaky_relu", "relu6", "selu", "prelu"):
+        assert all("flushes subnormal inputs to zero" in m for m in messages[activation])
 
     # flax's BatchNorm computes the variance in one pass, E[x²] − E[x]², by default
     # (use_fast_variance=True, flax/linen/normalization.py:138-142, documented at :304 as

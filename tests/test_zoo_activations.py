@@ -43,6 +43,16 @@ def test_a_planted_bug_is_caught_by_its_check(bug, caught_by):
     assert_caught(f"tests.zoo.activations:{bug}", caught_by, k=algorithm)
 
 
+def test_a_backward_that_flushes_subnormals_to_zero_is_named():
+    document = run_checks("tests.zoo.activations:relu_backward_flushing_subnormals", k="relu")
+    messages = [
+        r["message"] for r in document["records"] if r["status"] == "fail"
+        and r["property"] == "forward_and_backward_are_right_at_the_edge_of_every_regime"
+    ]  # fmt: skip
+    assert messages, document["output"][-3000:]
+    assert all("flushes subnormal inputs to zero" in m for m in messages)
+
+
 def test_a_forward_in_float32_inside_is_named_and_its_right_backward_is_not_blamed():
     document = run_checks("tests.zoo.activations:softplus_in_float32_inside", k="softplus")
     found = {r["property"]: r["message"] for r in document["records"] if r["status"] == "fail"}

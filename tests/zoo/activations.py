@@ -123,3 +123,16 @@ def _softplus_in_float32_inside(x):
 softplus_in_float32_inside = planted(
     "softplus computed in float32 inside", softplus=_softplus_in_float32_inside
 )
+
+
+def _relu_backward_flushing_subnormals(x, dy):
+    # x read in a flush-to-zero mode (FTZ/DAZ: XLA on CPU, -ffast-math): a subnormal x > 0
+    # is 0, where ReLU's subgradient is 0, so its derivative 1 is lost
+    x = np.asarray(x)
+    flushed = np.where(np.abs(x) < np.finfo(x.dtype).tiny, 0.0, x)
+    return ref.relu_backward(flushed, dy).astype(np.result_type(x, dy))
+
+
+relu_backward_flushing_subnormals = planted(
+    "ReLU backward flushing subnormals to zero", relu_backward=_relu_backward_flushing_subnormals
+)
