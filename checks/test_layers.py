@@ -344,18 +344,25 @@ def test_avg_pool_over_the_padding_matches_a_documented_divisor(target, dtype, d
 @given(data=st.data())
 def test_avg_pool_in_each_mode_matches_the_oracle_in_that_mode(target, keyword, mode, data):
     x, dy, options = data.draw(_border_pool_inputs())
-    options = {**options, keyword: mode}
+    _pool_in_mode(target, "avg_pool", x, dy, {**options, keyword: mode})
 
-    def forward():
-        y, c = call(target, "avg_pool", x, **options)
-        assert_close(y, oracle.avg_pool(x, **options), what=f"avg_pool(x, {options})", call=c)
 
-    def backward():  # called in the mode even where the forward refuses it
-        dx, c = call(target, "avg_pool_backward", x, dy, **options)
-        expected = oracle.avg_pool_backward(x, dy, **options)
-        assert_close(dx, expected, what=f"avg_pool_backward(x, dy, {options})", call=c)
+def _pool_in_mode(target, algorithm: str, x, dy, options: dict, *, on: str = "") -> None:
+    """The pool's forward and backward in the mode ``options`` names, against the oracle in
+    that mode; the backward is called in it even where the forward refuses it."""
+    backward = f"{algorithm}_backward"
 
-    each_part(forward, backward)
+    def forward_part():
+        y, c = call(target, algorithm, x, **options)
+        assert_close(y, getattr(oracle, algorithm)(x, **options),
+                     what=f"{algorithm}(x, {options}){on}", call=c)  # fmt: skip
+
+    def backward_part():
+        dx, c = call(target, backward, x, dy, **options)
+        assert_close(dx, getattr(oracle, backward)(x, dy, **options),
+                     what=f"{backward}(x, dy, {options}){on}", call=c)  # fmt: skip
+
+    each_part(forward_part, backward_part)
 
 
 # --- max-pool on ties ---------------------------------------------------------------------
@@ -455,18 +462,7 @@ def test_max_pool_on_ties_matches_a_documented_tie_rule(target, dtype, data):
 @given(data=st.data())
 def test_max_pool_on_ties_in_each_mode_matches_the_oracle_in_that_mode(target, keyword, mode, data):
     x, dy, options = data.draw(_tied_pool_inputs(tiled=False))
-    options = {**options, keyword: mode}
-
-    def forward():
-        y, c = call(target, "max_pool", x, **options)
-        assert_close(y, oracle.max_pool(x, **options), what=f"max_pool(x, {options})", call=c)
-
-    def backward():  # called in the mode even where the forward refuses it
-        dx, c = call(target, "max_pool_backward", x, dy, **options)
-        expected = oracle.max_pool_backward(x, dy, **options)
-        assert_close(dx, expected, what=f"max_pool_backward(x, dy, {options}) on ties", call=c)
-
-    each_part(forward, backward)
+    _pool_in_mode(target, "max_pool", x, dy, {**options, keyword: mode}, on=" on ties")
 
 
 # --- residual -----------------------------------------------------------------------------
