@@ -195,7 +195,7 @@ def _backward_at(target, dtype, algorithm, kwargs, kinks, x: np.ndarray) -> None
     else:
         _assert_close_at(
             _where(dx, away), lambda x: getattr(oracle, backward)(x, dy, **kwargs)[away], x,
-            what=what, call=c, dtype=dtype, tol=tol,
+            what=what, c=c, dtype=dtype, tol=tol,
         )  # fmt: skip
 
 
@@ -211,9 +211,9 @@ def _flushed(x: np.ndarray) -> np.ndarray:
     return np.where(np.abs(x) < np.finfo(x.dtype).tiny, np.copysign(0.0, x), x).astype(x.dtype)
 
 
-def _assert_close_at(out, expected_at: Callable, x: np.ndarray, *, what, call, dtype, tol):
-    """``out`` against the oracle's ``expected_at(x)``; a failure where ``out`` is instead
-    ``expected_at`` of x flushed to zero names that cause."""
+def _assert_close_at(out, expected_at: Callable, x: np.ndarray, *, what, c, dtype, tol):
+    """``out`` (from the call ``c``) against the oracle's ``expected_at(x)``; a failure where
+    ``out`` is instead ``expected_at`` of x flushed to zero names that cause."""
     expected = expected_at(x)
     flushed = _flushed(x)
     if (
@@ -221,8 +221,8 @@ def _assert_close_at(out, expected_at: Callable, x: np.ndarray, *, what, call, d
         and not is_close(out, expected, tol)
         and is_close(out, expected_at(flushed), tol)
     ):
-        fail(f"{what}: {FLUSHED}", call)
-    assert_close(out, expected, what=what, call=call, dtype=dtype, tol=tol)
+        fail(f"{what}: {FLUSHED}", c)
+    assert_close(out, expected, what=what, call=c, dtype=dtype, tol=tol)
 
 
 def _gelu_derivative_bound(dtype: str) -> float:
@@ -395,7 +395,7 @@ def _prelu_in_every_regime(target, dtype, n, channels, a, data, seed) -> None:
     expected = oracle.prelu_backward(x, a, dy)
     away = x != 0
     _assert_close_at(_where(grads[0], away), lambda x: oracle.prelu_backward(x, a, dy)[0][away],
-                     x, what=f"prelu_backward dx in {dtype}", call=c, dtype=dtype,
+                     x, what=f"prelu_backward dx in {dtype}", c=c, dtype=dtype,
                      tol=tolerance(dtype))  # fmt: skip
     assert_close(grads[1], expected[1], what=f"prelu_backward da in {dtype}", call=c,
                  dtype=dtype, tol=_da_tolerance(x, dy, tolerance(dtype)))  # fmt: skip
