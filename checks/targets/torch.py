@@ -597,8 +597,7 @@ class TorchFunctions:
 
     def spectral_norm(self, W, u, v=None, *, n_power_iterations=1, eps=1e-12, variant=None):
         # torch.nn.utils.spectral_norm normalises by F.normalize, a/max(‖a‖, ε): max_norm
-        if variant not in (None, "max_norm"):
-            raise TypeError(f"torch's spectral_norm offers no variant={variant!r}")
+        _offered("spectral_norm", "variant", variant, ["max_norm"])
         if n_power_iterations == 0 and v is None:
             raise ValueError("v is required when n_power_iterations is 0, got None")
         graph, holder = self._spectral_norm(W, u, v, n_power_iterations, eps)
@@ -706,8 +705,7 @@ class TorchFunctions:
     }  # fmt: skip
 
     def _avg_pool_options(self, kernel_size, stride, padding, divisor) -> dict[str, Any]:
-        if divisor not in self._COUNT_INCLUDE_PAD:
-            raise TypeError(f"torch's avg_pool2d offers no divisor={divisor!r}")
+        _offered("avg_pool", "divisor", divisor, list(self._COUNT_INCLUDE_PAD))
         options = dict(kernel_size=kernel_size, stride=stride, padding=padding)
         return options | self._COUNT_INCLUDE_PAD[divisor]
 
