@@ -26,6 +26,7 @@ from nnconform.checks.assertions import (
     call,
     derived,
     fail,
+    is_close,
 )
 from nnconform.checks.gradients import assert_backward_matches_finite_differences
 from nnconform.checks.strategies import SEEDS, modes
@@ -436,13 +437,8 @@ def _assert_accurate_at_a_large_mean(
     ((y − β)/γ for batch norm), ``x_hat`` the right one."""
     base = tolerance(dtype)
     tol = Tolerance(rtol=kappa * base.rtol, atol=kappa * base.atol)
-    y = np.asarray(out, dtype=np.float64) if out is not None else None
-    if (
-        y is not None
-        and y.shape == expected.shape
-        and np.any(~(np.abs(y - expected) <= tol.atol + tol.rtol * np.abs(expected)))
-    ):
-        factor = _variance_off_by(x_hat_of(y), x_hat, axes)
+    if out is not None and np.shape(out) == expected.shape and not is_close(out, expected, tol):
+        factor = _variance_off_by(x_hat_of(np.asarray(out, dtype=np.float64)), x_hat, axes)
         if factor is not None:
             fail(f"{what}: {ONE_PASS}. The output is the right x̂ times a wrong factor per "
                  f"channel or feature (up to {factor:.3g} off 1, or NaN): the mean is right "
