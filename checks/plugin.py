@@ -58,6 +58,10 @@ for _name, _values in PROFILES.items():
     settings.register_profile(
         f"nnconform-{_name}",
         deadline=None,  # a slow target is not a failure; the per-call time limit catches hangs
+        # no explain phase: after shrinking, Hypothesis would re-run a failing example hundreds
+        # of times to mark which of its arguments could vary (1401 runs, 14 s, for one JAX
+        # prelu failure); the brief reports the shrunk counterexample and its error instead
+        phases=tuple(p for p in Phase if p is not Phase.explain),
         # filter_too_much: examples a target cannot take (NotImplementedError) are rejected
         suppress_health_check=[
             HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much
@@ -190,7 +194,7 @@ class Session:
         self.seed = seed
         profile = f"nnconform-{self.profile}"
         if option.no_shrink:  # every phase but shrinking: a failure costs its examples only
-            phases = tuple(p for p in Phase if p is not Phase.shrink)
+            phases = tuple(p for p in settings.get_profile(profile).phases if p is not Phase.shrink)
             settings.register_profile(f"{profile}-unshrunk", settings.get_profile(profile),
                                       phases=phases)  # fmt: skip
             profile += "-unshrunk"
