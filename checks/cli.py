@@ -63,7 +63,9 @@ def _check(args: argparse.Namespace) -> int:
     if args.k:
         argv += ["-k", args.k]
     if args.n is not None:
-        argv += ["-n", str(args.n)]
+        # worksteal: an idle worker takes queued checks from a busy one, so that a few slow
+        # checks late in a worker's share do not leave the other worker idle to the end
+        argv += ["-n", str(args.n), "--dist=worksteal"]
     if args.xfails:
         argv += [f"--xfails={args.xfails}"]
     if args.strict:
