@@ -356,7 +356,8 @@ class OptimizerState:
 
 @functools.cache
 def _transformation(name: str, mode: str | None, hyper: tuple[str, ...]):
-    """The inject_hyperparams-wrapped optax transformation and its jitted step, built once."""
+    """The inject_hyperparams-wrapped optax transformation's init and step, jitted, built
+    once (eager, optax's init would compile each of its operations per shape)."""
     key = (name, mode) if (name, mode) in _OPTAX else (name, None)
     tx = optax.inject_hyperparams(_OPTAX[key])(**dict.fromkeys(hyper, 0.0))
 
@@ -365,7 +366,7 @@ def _transformation(name: str, mode: str | None, hyper: tuple[str, ...]):
         updates, state = tx.update(grads, state, params)
         return optax.apply_updates(params, updates), state
 
-    return tx, step
+    return jax.jit(tx.init), step
 
 
 # --- schedules: optax, evaluated at optax's count t − 1 -----------------------------------
@@ -639,23 +640,33 @@ class JaxFunctions:
     def __init__(self, device: str = "cpu"):
         platform = "gpu" if device == "cuda" else device
         self.device = jax.devices(platform)[0]
+        # a jitted function puts numpy arguments on JAX's default device itself, in C++ (about
+        # 5 µs an array, where jax.device_put takes 70 µs): only another device is put first
+        if self.device != jax.devices()[0]:
+            self._put = functools.partial(jax.device_put, device=self.device)
+
+    @staticmethod
+    def _put(a: np.ndarray) -> Any:
+        """``a`` bound for the device: as it is, for a jitted function to put there."""
+        return a
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _in(self, x: Any, dtype: Any = None) -> jax.Array:
-        """numpy (or a number) → a JAX array on the device (a copy), dtype kept (non-float →
-        float64), or ``dtype`` when given (dy in its forward's dtype: a conversion)."""
+    def _in(self, x: Any, dtype: Any = None) -> Any:
+        """numpy (or a number) → an array bound for the device (``_put``), dtype kept
+        (non-float → float64), or ``dtype`` when given (dy in its forward's dtype: a
+        conversion)."""
         a = _float_array(x)
         if dtype is not None:
             a = a.astype(dtype)
-        return jax.device_put(a, self.device)
+        return self._put(a)
 
     def _elementwise(self, name: str, x, dy=None, *hyper) -> np.ndarray:
         """An element-wise jax.nn function (or its VJP with ``dy``) on x flattened and padded
         to a power-of-two length, the padding sliced off again: few sizes to compile."""
         a = _float_array(x)
         size = _bucket(a.size)
-        xs = jax.device_put(_padded(a, size), self.device)
+        xs = self._put(_padded(a, size))
         hyper = tuple(float(h) for h in hyper)  # weakly typed: they take x's dtype
         if dy is None:
             out = _activation(name, xs, *hyper)
@@ -663,7 +674,7 @@ class JaxFunctions:
             d = np.asarray(dy, dtype=a.dtype)
             if d.size != a.size:
                 raise ValueError(f"dy must have x's shape {a.shape}, got {d.shape}")
-            ds = jax.device_put(_padded(d, size), self.device)
+            ds = self._put(_padded(d, size))
             out = _activation_backward(name, xs, ds, *hyper)
         return _np(np.asarray(out)[: a.size].reshape(a.shape))
 
@@ -799,12 +810,12 @@ class JaxFunctions:
                 f"the target must have the prediction's shape {a.shape}, got {b.shape}"
             )
         size = _bucket(a.size)
-        xs, ys = (jax.device_put(_padded(v, size), self.device) for v in (a, b))
+        xs, ys = (self._put(_padded(v, size)) for v in (a, b))
         if dy is None:
             out = _elementwise_loss(name, xs, ys)
         else:
             d = np.broadcast_to(np.asarray(dy, dtype=a.dtype), a.shape)
-            ds = jax.device_put(_padded(d, size), self.device)
+            ds = self._put(_padded(d, size))
             out = _elementwise_loss_backward(name, xs, ys, ds)
         return _np(np.asarray(out)[: a.size].reshape(a.shape))
 
@@ -843,7 +854,7 @@ class JaxFunctions:
         if dy is not None:
             arrays.append(_padded(np.broadcast_to(np.asarray(dy, dtype=z.dtype), labels.shape),
                                   rows))  # fmt: skip
-        return [jax.device_put(a, self.device) for a in arrays], z.shape[0]
+        return [self._put(a) for a in arrays], z.shape[0]
 
     def cross_entropy(self, z, y, *, reduction=None):
         """optax.softmax_cross_entropy_with_integer_labels: −log softmax(z_i)_{y_i} per row."""
@@ -874,7 +885,7 @@ class JaxFunctions:
                 f"{name}_step: this state was stepped in mode {state.mode!r}, not {mode!r}"
             )
         values = {"learning_rate": lr, **hyper}
-        tx, step = _transformation(name, mode, tuple(values))
+        init, step = _transformation(name, mode, tuple(values))
         theta = _float_array(theta)
         g = np.asarray(g, dtype=theta.dtype)
         if g.shape != theta.shape:
@@ -882,11 +893,11 @@ class JaxFunctions:
         # these optimisers act coordinate by coordinate: θ and g flattened and zero-padded to a
         # power-of-two length (a padded coordinate has θ = g = 0 and stays 0), sliced back
         size = _bucket(theta.size)
-        params = jax.device_put(_padded(theta, size), self.device)
-        inner = tx.init(params) if state.inner is None else state.inner
+        params = self._put(_padded(theta, size))
+        inner = init(params) if state.inner is None else state.inner
         # this step's hyper-parameters, in the dtype optax keeps them in (the parameters')
-        injected = {k: jnp.asarray(values[k], dtype=v.dtype) for k, v in inner.hyperparams.items()}
-        grads = jax.device_put(_padded(g, size), self.device)
+        injected = {k: np.asarray(values[k], dtype=v.dtype) for k, v in inner.hyperparams.items()}
+        grads = self._put(_padded(g, size))
         params, inner = step(params, grads, inner._replace(hyperparams=injected))
         out = np.asarray(params)[: theta.size].reshape(theta.shape)
         return _np(out), OptimizerState(name, mode, inner)
@@ -1078,7 +1089,7 @@ class JaxFunctions:
         a = _float_array(x)
         # flax draws one Bernoulli per element: x flattened and zero-padded to a power-of-two
         # length (the padding's draws are sliced off), so that few shapes are ever compiled
-        xs = jax.device_put(_padded(a, _bucket(a.size)), self.device)
+        xs = self._put(_padded(a, _bucket(a.size)))
         key = jax.device_put(jax.random.PRNGKey(int(rng.integers(2**63))), self.device)
         module = nn.Dropout(rate=1.0 - float(p), deterministic=not bool(training))
         out = module.apply({}, xs, rngs={"dropout": key})
