@@ -16,6 +16,10 @@ Why Hodges–Lehmann and not a bootstrap. The interval is exact for any continuo
 of d symmetric about its centre, which an interleaved comparison provides where it matters:
 for two identical implementations the random order within a block makes the pair exchangeable,
 so d is symmetric about 0 and the false-alarm rate is exactly at most 5 % (2.5 % each way).
+Identical means down to where their arrays lie: two copies of one implementation, each with
+arrays of its own, can differ by a per cent or two for a whole run (pages and cache sets;
+Mytkowicz et al., ASPLOS 2009), which no interval from one run's blocks covers (README: "What
+it detects", 3 false alarms in 20 such runs).
 A percentile bootstrap of a median on 15 blocks has no such guarantee: the resampled median
 takes few distinct values and its intervals undercover at small n. HL is also robust (a block
 hit by an interrupt moves it little: the estimator's breakdown point is 29 %) and nearly as
