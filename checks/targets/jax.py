@@ -640,15 +640,13 @@ class JaxFunctions:
     def __init__(self, device: str = "cpu"):
         platform = "gpu" if device == "cuda" else device
         self.device = jax.devices(platform)[0]
-        # a jitted function puts numpy arguments on JAX's default device itself, in C++ (about
-        # 5 µs an array, where jax.device_put takes 70 µs): only another device is put first
-        if self.device != jax.devices()[0]:
-            self._put = functools.partial(jax.device_put, device=self.device)
+        self._on_default = self.device == jax.devices()[0]
 
-    @staticmethod
-    def _put(a: np.ndarray) -> Any:
-        """``a`` bound for the device: as it is, for a jitted function to put there."""
-        return a
+    def _put(self, a: np.ndarray) -> Any:
+        """``a`` bound for the device. A jitted function puts numpy arguments on JAX's default
+        device itself, in C++ (about 5 µs an array, where jax.device_put takes 70 µs): only
+        another device (cpu where a GPU is the default) is put explicitly."""
+        return a if self._on_default else jax.device_put(a, self.device)
 
     # --- helpers ------------------------------------------------------------------------
 
