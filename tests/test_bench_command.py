@@ -290,6 +290,7 @@ def test_a_target_that_raises_is_an_error_and_the_run_goes_on(tmp_path, monkeypa
         (["--kernel", "adam", "--batch", "64"], "--batch sets the batch of batch_norm_2d"),
         (["--device", "tpu"], "unknown device 'tpu': use cpu or cuda"),
         (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (["--repeats", "6", "--layouts", "7"], "--layouts 7 is more than --repeats 6"),
         (["--clock", "cpu", "--device", "cuda"], "--clock cpu times the host's work only"),
         (
             ["--target", "reference", "--baseline", "torch"],

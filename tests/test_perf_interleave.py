@@ -6,6 +6,7 @@ sample when asked. Fake clocks and fixed samples throughout: nothing here measur
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import sys
@@ -190,6 +191,100 @@ def test_interleaving_cancels_a_drift_that_sequential_timing_does_not():
     interleaved = ratios.compare(*outcome.paired("b", "a"))
     assert sequential.verdict == "slower"
     assert interleaved.verdict == "same" and interleaved.ratio == pytest.approx(1.0, abs=0.02)
+
+
+# --- layouts ------------------------------------------------------------------------------
+
+
+class PlacedMachine(FakeMachine):
+    """A FakeMachine whose every preparation of a kernel draws where its arrays lie: a speed
+    factor exp(placement · N(0, 1)) fixed for that preparation, as two copies of one kernel
+    differ for a whole run on a real machine."""
+
+    def __init__(self, seed: int = 0, noise: float = 0.005, placement: float = 0.03):
+        super().__init__(seed=seed, noise=noise)
+        self.placement = placement
+        self.prepared: list[str] = []
+
+    def placed(self, name: str, seconds: float) -> Prepared:
+        self.prepared.append(name)
+        factor = math.exp(self.placement * self.rng.standard_normal())
+        return dataclasses.replace(self.kernel(name, seconds * factor), implementation=name)
+
+
+def placed_verdict(seed: int, slowdown: float, layouts: int) -> str:
+    machine = PlacedMachine(seed=seed)
+    cost = {"base": 1e-3, "other": 1e-3 * slowdown}
+    outcome = measure_interleaved(
+        [machine.placed(n, t) for n, t in cost.items()], warmup=0, repeats=30,
+        min_sample_time=0.0, rng=np.random.default_rng(seed), clock=machine.clock,
+        layouts=layouts,
+        prepare_again=lambda p: machine.placed(p.implementation, cost[p.implementation]),
+    )  # fmt: skip
+    layout = outcome.layouts if layouts > 1 else None
+    return ratios.compare(*outcome.paired("other", "base"), layouts=layout).verdict
+
+
+def placed_verdicts(slowdown: float, layouts: int, seeds=range(20)) -> list[str]:
+    return [placed_verdict(seed, slowdown, layouts) for seed in seeds]
+
+
+def test_each_layout_prepares_every_implementation_anew_for_its_share_of_the_blocks():
+    machine = PlacedMachine()
+    cost = {"a": 1e-3, "b": 2e-3}
+    held = []
+
+    def prepare_again(p: Prepared) -> Prepared:
+        held.append(p.implementation)  # the current preparation, handed over while alive
+        return machine.placed(p.implementation, cost[p.implementation])
+
+    outcome = measure_interleaved(
+        [machine.placed(n, t) for n, t in cost.items()], warmup=1, repeats=14,
+        min_sample_time=0.0, rng=np.random.default_rng(0), clock=machine.clock,
+        layouts=4, prepare_again=prepare_again,
+    )  # fmt: skip
+    assert outcome.layouts == [0] * 4 + [1] * 4 + [2] * 3 + [3] * 3
+    assert sorted(held) == ["a"] * 3 + ["b"] * 3
+    assert machine.prepared.count("a") == machine.prepared.count("b") == 4
+    assert all(len(m.samples) == 14 for m in outcome.measurements.values())
+
+
+def test_a_twin_placed_elsewhere_is_a_false_alarm_in_one_layout_and_not_across_six():
+    """Two identical kernels whose preparations lie apart by a few per cent: within one layout
+    the blocks share that, and the interval calls them different most of the time; over six
+    layouts, each a fresh preparation, the interval counts the layouts and calls them the
+    same at about its nominal rate."""
+    assert placed_verdicts(1.0, layouts=1).count("same") <= 10
+    assert placed_verdicts(1.0, layouts=6).count("same") >= 18
+
+
+def test_a_planted_fifty_percent_slowdown_is_slower_across_layouts():
+    assert placed_verdicts(1.5, layouts=6) == ["slower"] * 20
+
+
+def test_over_layouts_the_interval_is_that_of_the_layouts_median_log_ratios():
+    rng = np.random.default_rng(3)
+    layouts = [0] * 5 + [1] * 5 + [2] * 4 + [3] * 4 + [4] * 6 + [5] * 6
+    base = rng.uniform(1.0, 2.0, len(layouts))
+    times = base * np.exp(rng.normal(0.05, 0.02, len(layouts)))
+    d = np.log(times) - np.log(base)
+    medians = [np.median(d[np.array(layouts) == g]) for g in range(6)]
+    by_layout = ratios.compare(times, base, layouts=layouts)
+    by_hand = ratios.compare(np.exp(medians), np.ones(6))
+    assert by_layout.blocks == by_hand.blocks == 6 and by_layout.verdict == by_hand.verdict
+    got = (by_layout.ratio, by_layout.low, by_layout.high)
+    assert got == pytest.approx((by_hand.ratio, by_hand.low, by_hand.high), rel=1e-12)
+
+
+def test_layouts_need_a_way_to_prepare_again_and_one_block_each():
+    machine = FakeMachine()
+    a = machine.kernel("a", 1e-3)
+    with pytest.raises(ValueError, match="layouts > 1 needs prepare_again"):
+        measure_interleaved([a], repeats=6, layouts=2)
+    with pytest.raises(ValueError, match="layouts must be at most repeats"):
+        measure_interleaved([a], repeats=6, layouts=7, prepare_again=lambda p: p)
+    with pytest.raises(ValueError, match="one layout per block"):
+        ratios.compare([1.0, 1.0], [1.0, 1.0], layouts=[0])
 
 
 # --- CUDA events -------------------------------------------------------------------------

@@ -8,14 +8,15 @@
 
 For each device: STREAM once (copy, triad and update: the bandwidth roofs), then for every
 kernel and size, all its implementations prepared together (``registry.prepare``) and timed
-interleaved, a sample of each in a random order per block (``harness.measure_interleaved``);
+interleaved, a sample of each in a random order per block (``harness.measure_interleaved``),
+the blocks split between ``--layouts`` preparations of each (where its arrays lie drawn anew);
 each implementation's ratio to the baseline (``--baseline``, default the first ``--target``)
-comes with a 95 % interval from the paired blocks and a verdict, faster, slower or same
-(``ratios``). One progress line per measurement on stderr, a warning for a noisy one, then a
-table per kernel and size on stdout: median, IQR, GB/s and the fraction of the kernel's roof
-(memory-bound kernels: STREAM update for those that work in place, triad for the others) or
-GFLOP/s (compute-bound ones), the ratio to the baseline with its interval, and the slowdown
-against the fastest. A kernel that raises is recorded as an error and the run goes on.
+comes with a 95 % interval from the paired blocks, counted by layout, and a verdict, faster,
+slower or same (``ratios``). One progress line per measurement on stderr, a warning for a
+noisy one, then a table per kernel and size on stdout: median, IQR, GB/s and the fraction of
+the kernel's roof (memory-bound kernels: STREAM update for those that work in place, triad for
+the others) or GFLOP/s (compute-bound ones), the ratio to the baseline with its interval, and
+the slowdown against the fastest. A kernel that raises is recorded as an error and the run goes on.
 
 Sizes mean what each kernel says (``Kernel.size_meaning``): ``--size`` sets the elements of
 the flat kernels (the optimisers, gelu, dropout), ``--batch`` the batch N of the others (rows,
@@ -297,6 +298,7 @@ def _record(kernel: Kernel, name: str, spec: str, device: str, size: int) -> dic
         "ratio_ci": None,
         "verdict": None,
         "blocks": None,
+        "block_layouts": [],  # the layout each block was timed in (see --layouts)
         "speedup_vs_reference": None,
         "slowdown_vs_fastest": None,
         "per_epoch_s": None,
@@ -325,16 +327,20 @@ def _plan(
     return groups
 
 
-def _memory(groups: list[list[dict]], stream_elements: int) -> tuple[int, str] | None:
-    """The largest estimated peak of one group (its implementations prepared together) or of
-    STREAM's three arrays, and what it is; None for an empty plan."""
+def _memory(
+    groups: list[list[dict]], stream_elements: int, layouts: int = 1
+) -> tuple[int, str] | None:
+    """The largest estimated peak of one group (its implementations prepared together, and
+    with several layouts one of them twice while it is prepared anew) or of STREAM's three
+    arrays, and what it is; None for an empty plan."""
     worst: tuple[int, str] | None = None
     if stream_elements:
         worst = (3 * 4 * stream_elements, f"STREAM at {stream_elements} elements per array")
     for group in groups:
         first = group[0]
         kernel = KERNELS[first["kernel"]]
-        need = sum(registry.peak_bytes(kernel, r["spec"], r["size"]) for r in group)
+        peaks = [registry.peak_bytes(kernel, r["spec"], r["size"]) for r in group]
+        need = sum(peaks) + (max(peaks) if layouts > 1 else 0)
         what = (
             f"{kernel.name} at {kernel.size_label} {format_size(first['size'], kernel.size_label)}"
             f" on {first['device']} ({', '.join(r['implementation'] for r in group)})"
@@ -347,7 +353,7 @@ def _memory(groups: list[list[dict]], stream_elements: int) -> tuple[int, str] |
 def _check_memory(groups: list[list[dict]], args: argparse.Namespace) -> dict:
     from nnconform.checks.perf.machine import available_memory
 
-    worst = _memory(groups, args.stream_elements)
+    worst = _memory(groups, args.stream_elements, args.layouts)
     record = {"needed_bytes": None, "worst": None, "available_bytes": None}
     if worst is None:
         return record
@@ -388,10 +394,18 @@ def _measure_group(group: list[dict], args: argparse.Namespace, rng) -> None:
             record.update(status="unsupported", reason=_one_line(why) or "unsupported")
         except Exception as error:  # a target's bug is a result, not a crash of the run
             record.update(status="error", reason=_one_line(f"{type(error).__name__}: {error}"))
+    specs = {r["implementation"]: r for r in group}
+
+    def prepare_again(p):
+        r = specs[p.implementation]
+        fresh = registry.prepare(r["kernel"], r["spec"], r["size"], r["device"], args.seed)
+        return dataclasses.replace(fresh, implementation=p.implementation)
+
     try:
         outcome = measure_interleaved(
             prepared, warmup=args.warmup, repeats=args.repeats,
             min_sample_time=args.min_sample_time, rng=rng, clock=CLOCKS[args.clock],
+            layouts=args.layouts, prepare_again=prepare_again,
         )  # fmt: skip
     finally:
         prepared = None
@@ -409,6 +423,7 @@ def _measure_group(group: list[dict], args: argparse.Namespace, rng) -> None:
             record.update(
                 median_s=m.median, q1_s=m.q1, q3_s=m.q3, rel_iqr=_finite(m.rel_iqr),
                 noisy=m.noisy, samples_s=m.samples, number=m.number, blocks=len(m.samples),
+                block_layouts=outcome.layouts,
             )  # fmt: skip
 
 
@@ -451,7 +466,8 @@ def _ratio(r: dict, base: dict) -> None:
     if r is base:
         r.update(ratio=1.0, ratio_ci=[1.0, 1.0], verdict=None)
         return
-    outcome = compare(r["samples_s"], base["samples_s"])
+    layouts = r["block_layouts"] if len(set(r["block_layouts"])) > 1 else None  # 1: blocks
+    outcome = compare(r["samples_s"], base["samples_s"], layouts=layouts)
     r["ratio"] = outcome.ratio
     if outcome.low is not None:
         r.update(ratio_ci=[outcome.low, outcome.high], verdict=outcome.verdict)
@@ -551,12 +567,17 @@ def _tables(groups: list[list[dict]], bandwidth: dict, args: argparse.Namespace)
     if args.repeats < MIN_BLOCKS:
         yield (f"no intervals: a 95% interval needs --repeats {MIN_BLOCKS} or more "
                f"(blocks of paired samples)")  # fmt: skip
+    elif 1 < args.layouts < MIN_BLOCKS:
+        yield (f"no intervals: over layouts, a 95% interval needs --layouts {MIN_BLOCKS} or "
+               f"more")  # fmt: skip
     if args.chosen:
         lines = list(_summary(results))
         if lines:
-            yield (f"ratios to {args.baseline} from {args.repeats} interleaved blocks "
+            units = f" in {args.layouts} layouts" if args.layouts > 1 else ""
+            placement = "" if args.layouts > 1 else "; where their arrays lie aside: --layouts"
+            yield (f"ratios to {args.baseline} from {args.repeats} interleaved blocks{units} "
                    f"(95% Hodges-Lehmann interval; 'slower'/'faster' falsely in at most 5% of "
-                   f"comparisons of equals):")  # fmt: skip
+                   f"comparisons of equals{placement}):")  # fmt: skip
             yield from lines
 
 
@@ -642,6 +663,16 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         f"(default 15; intervals need {MIN_BLOCKS} or more)",
     )
     add(
+        "--layouts",
+        default=None,
+        metavar="N",
+        help="prepare every implementation N times over the run (fresh arrays, warmed up "
+        "again), the blocks split between the preparations, so that where their arrays lie "
+        "varies and the intervals cover it; they then count layouts, not blocks, and need "
+        f"{MIN_BLOCKS} or more (default {MIN_BLOCKS}, or --repeats if fewer; 1: one "
+        "preparation, intervals over blocks)",
+    )
+    add(
         "--min-sample-time",
         default="0.01",
         metavar="S",
@@ -694,6 +725,14 @@ def _settings(args: argparse.Namespace) -> argparse.Namespace:
     args.threads = None if args.threads is None else _integer("--threads", args.threads, 1)
     args.warmup = _integer("--warmup", args.warmup, 0)
     args.repeats = _integer("--repeats", args.repeats, 1)
+    if args.layouts is None:  # as many as the interval needs, if the blocks allow
+        args.layouts = min(MIN_BLOCKS, args.repeats)
+    args.layouts = _integer("--layouts", args.layouts, 1)
+    if args.layouts > args.repeats:
+        raise UsageError(
+            f"--layouts {args.layouts} is more than --repeats {args.repeats}: each layout "
+            "times one block at least; raise --repeats or lower --layouts"
+        )
     args.min_sample_time = _seconds(args.min_sample_time)
     args.seed = _integer("--seed", args.seed, 0)
     args.stream_elements = parse_size(args.stream_elements, name="--stream-elements")
@@ -773,6 +812,7 @@ def run(args: argparse.Namespace) -> int:
         "settings": {
             "warmup": args.warmup,
             "repeats": args.repeats,
+            "layouts": args.layouts,
             "min_sample_time": args.min_sample_time,
             "clock": args.clock,
             "threads": threads,

@@ -18,7 +18,9 @@ machine's slow drifts (a neighbour's job starting, the clock frequency, thermal 
 fall on every implementation of a block alike, and the per-block ratios to the baseline cancel
 them (``nnconform.checks.perf.ratios``); the random order keeps a position in the block (first
 after a neighbour's sample, say) from favouring anyone. This is duet benchmarking (Bulej et
-al., ICPE 2020) with blocks in place of two parallel copies.
+al., ICPE 2020) with blocks in place of two parallel copies. With ``layouts`` the blocks are
+split between several preparations of every implementation, so that where their arrays lie
+is drawn anew for each and the ratio's interval covers it too (see ``measure_interleaved``).
 
 Limits. Neighbours share caches: a sample can start with its predecessor's data in the caches
 and its own evicted, which costs the first call of the sample; with ``number`` calls per sample
@@ -158,14 +160,19 @@ def _sampler(prepared: Prepared, clock: Callable[[], float]) -> Callable[[int], 
     return sample
 
 
-def _warm_and_calibrate(
-    prepared: Prepared, sample: Callable[[int], float], warmup: int, min_sample_time: float
-) -> int:
-    """Steps 1 and 2 of the module docstring: the calls per sample."""
+def _warm(prepared: Prepared, warmup: int) -> None:
+    """Step 1 of the module docstring."""
     prepared.sync()
     for _ in range(warmup):
         prepared.run()
     prepared.sync()
+
+
+def _warm_and_calibrate(
+    prepared: Prepared, sample: Callable[[int], float], warmup: int, min_sample_time: float
+) -> int:
+    """Steps 1 and 2 of the module docstring: the calls per sample."""
+    _warm(prepared, warmup)
     number = 1
     while sample(number) < min_sample_time:
         number *= 2
@@ -191,11 +198,13 @@ def measure(
 @dataclass
 class Interleaved:
     """The outcome of ``measure_interleaved``: per implementation, its Measurement (samples in
-    block order) or the error that stopped it, and the order of every block."""
+    block order) or the error that stopped it, the order of every block, and the layout each
+    block was timed in (0, 1, …: which preparation of the implementations)."""
 
     measurements: dict[str, Measurement] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
     orders: list[list[str]] = field(default_factory=list)
+    layouts: list[int] = field(default_factory=list)
 
     def paired(self, name: str, baseline: str) -> tuple[list[float], list[float]]:
         """The samples of ``name`` and ``baseline`` from the blocks both took part in: all of
@@ -212,17 +221,42 @@ def measure_interleaved(
     min_sample_time: float = 0.01,
     rng: np.random.Generator | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    layouts: int = 1,
+    prepare_again: Callable[[Prepared], Prepared] | None = None,
 ) -> Interleaved:
     """Time several implementations of one kernel and size in interleaved blocks (see the
     module docstring). An implementation whose calls raise is recorded in ``errors`` and
-    leaves; the others go on. ``rng`` draws each block's order (default_rng(0) if None)."""
+    leaves; the others go on. ``rng`` draws each block's order (default_rng(0) if None).
+
+    ``layouts`` > 1 splits the blocks into that many runs of consecutive blocks, and before
+    each run but the first prepares every implementation again (``prepare_again``, given its
+    current preparation, which stays alive meanwhile so that the new arrays lie elsewhere in
+    memory), in a random order, and warms it up with one call (its pages' first touch, state
+    allocated lazily: the process's own warm-up is done); the calls per sample stay as
+    calibrated. Where
+    each implementation's arrays lie then varies within the run, as it does between runs, and
+    the layouts, not the blocks, are the units its ratio's interval counts
+    (``nnconform.checks.perf.ratios.compare``)."""
     warmup, repeats, min_sample_time = _settings(warmup, repeats, min_sample_time)
+    layouts = _positive_int("layouts", layouts, 1)
+    if layouts > repeats:
+        raise ValueError(f"layouts must be at most repeats ({repeats}), got {layouts}")
+    if layouts > 1 and prepare_again is None:
+        raise ValueError("layouts > 1 needs prepare_again, to prepare the implementations anew")
     names = [p.implementation for p in prepared]
     if len(set(names)) != len(names):
         raise ValueError(f"implementations must be distinct, got {names}")
     rng = np.random.default_rng(0) if rng is None else rng
     outcome = Interleaved()
+    current = {p.implementation: p for p in prepared}
     samplers, numbers = {}, {}
+
+    def leave(name: str, error: BaseException) -> None:
+        outcome.errors[name] = error
+        for held in (samplers, samples, current):
+            held.pop(name, None)
+
+    samples: dict[str, list[float]] = {name: [] for name in names}
     for p in prepared:
         try:
             samplers[p.implementation] = _sampler(p, clock)
@@ -230,19 +264,26 @@ def measure_interleaved(
                 p, samplers[p.implementation], warmup, min_sample_time
             )
         except Exception as error:  # a target's bug is a result, not a crash of the run
-            outcome.errors[p.implementation] = error
-            samplers.pop(p.implementation, None)
-    samples: dict[str, list[float]] = {name: [] for name in samplers}
-    for _ in range(repeats):
-        order = [names[i] for i in rng.permutation(len(names)) if names[i] in samplers]
-        outcome.orders.append(order)
-        for name in order:
-            try:
-                samples[name].append(samplers[name](numbers[name]) / numbers[name])
-            except Exception as error:
-                outcome.errors[name] = error
-                del samplers[name]
-                del samples[name]
+            leave(p.implementation, error)
+    for layout, blocks in enumerate(np.array_split(np.arange(repeats), layouts)):
+        if layout:
+            for name in [names[i] for i in rng.permutation(len(names)) if names[i] in current]:
+                try:
+                    fresh = prepare_again(current[name])
+                    samplers[name] = _sampler(fresh, clock)
+                    current[name] = fresh  # the earlier preparation is released only now
+                    _warm(fresh, min(warmup, 1))  # first touch, lazy state: the rest is warm
+                except Exception as error:
+                    leave(name, error)
+        for _ in blocks:
+            order = [names[i] for i in rng.permutation(len(names)) if names[i] in samplers]
+            outcome.orders.append(order)
+            outcome.layouts.append(layout)
+            for name in order:
+                try:
+                    samples[name].append(samplers[name](numbers[name]) / numbers[name])
+                except Exception as error:
+                    leave(name, error)
     for name, values in samples.items():
         outcome.measurements[name] = Measurement.from_samples(values, numbers[name])
     return outcome

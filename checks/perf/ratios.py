@@ -16,10 +16,8 @@ Why Hodges–Lehmann and not a bootstrap. The interval is exact for any continuo
 of d symmetric about its centre, which an interleaved comparison provides where it matters:
 for two identical implementations the random order within a block makes the pair exchangeable,
 so d is symmetric about 0 and the false-alarm rate is exactly at most 5 % (2.5 % each way).
-Identical means down to where their arrays lie: two copies of one implementation, each with
-arrays of its own, can differ by a per cent or two for a whole run (pages and cache sets;
-Mytkowicz et al., ASPLOS 2009), which no interval from one run's blocks covers (README: "What
-it detects", 3 false alarms in 20 such runs).
+Identical means down to where their arrays lie, unless the run is timed in several layouts
+(below).
 A percentile bootstrap of a median on 15 blocks has no such guarantee: the resampled median
 takes few distinct values and its intervals undercover at small n. HL is also robust (a block
 hit by an interrupt moves it little: the estimator's breakdown point is 29 %) and nearly as
@@ -29,6 +27,15 @@ samples the two agree to within the noise.
 
 A 95 % interval needs at least 6 blocks (with 5 the smallest attainable two-sided level is
 2/32 = 6.25 %): with fewer, the interval and the verdict are None.
+
+Layouts. Where each implementation's arrays lie is drawn once per preparation, and two
+copies of one implementation can differ by a few per cent for a whole run for that alone
+(pages, cache sets; Mytkowicz et al., ASPLOS 2009). The blocks of one run share it, so their
+interval does not cover it. Timed in several layouts (``harness.measure_interleaved``,
+``layouts``: every implementation prepared anew for each), the d of a layout is the median of
+its blocks', and the layouts are the units: independent, and for two identical
+implementations exchangeable again, so the 5 % holds with placement included. It needs 6
+layouts or more.
 
 Sources: J. L. Hodges and E. L. Lehmann, "Estimates of location based on rank tests", Ann.
 Math. Statist. 34 (1963); M. Hollander, D. A. Wolfe and E. Chicken, Nonparametric Statistical
@@ -57,7 +64,7 @@ class Ratio:
     low: float | None  # the interval, None with fewer than MIN_BLOCKS blocks
     high: float | None
     verdict: str | None  # "faster", "slower", "same"; None without an interval
-    blocks: int
+    blocks: int  # the units the interval counts: blocks, or layouts when given
     confidence: float  # the interval's attained level (>= the one asked for)
 
 
@@ -100,8 +107,16 @@ def walsh_averages(d: Sequence[float]) -> np.ndarray:
     return np.sort((d[i] + d[j]) / 2.0)
 
 
-def compare(times: Sequence[float], baseline: Sequence[float], confidence: float = CONFIDENCE):
-    """The Ratio of paired samples: times[b] and baseline[b] come from block b."""
+def compare(
+    times: Sequence[float],
+    baseline: Sequence[float],
+    confidence: float = CONFIDENCE,
+    layouts: Sequence[int] | None = None,
+):
+    """The Ratio of paired samples: times[b] and baseline[b] come from block b. With
+    ``layouts`` (block b was timed in layout layouts[b], ``harness.measure_interleaved``),
+    each layout's median log ratio is one unit of the interval: blocks of one layout share
+    where the arrays lie, so they are not independent of each other, and layouts are."""
     t = np.asarray(times, dtype=np.float64)
     base = np.asarray(baseline, dtype=np.float64)
     if t.shape != base.shape or t.ndim != 1 or len(t) == 0:
@@ -115,6 +130,12 @@ def compare(times: Sequence[float], baseline: Sequence[float], confidence: float
     ):
         raise ValueError("paired samples must be positive finite times")
     d = np.log(t) - np.log(base)
+    if layouts is not None:
+        if len(layouts) != len(d):
+            raise ValueError(f"layouts must name one layout per block, got {len(layouts)} "
+                             f"for {len(d)} blocks")  # fmt: skip
+        groups = np.asarray(layouts)
+        d = np.array([np.median(d[groups == g]) for g in np.unique(groups)])
     walsh = walsh_averages(d)
     ratio = math.exp(float(np.median(walsh)))
     rank = critical_rank(len(d), confidence)
