@@ -232,19 +232,24 @@ def placed_verdicts(slowdown: float, layouts: int, seeds=range(20)) -> list[str]
 def test_each_layout_prepares_every_implementation_anew_for_its_share_of_the_blocks():
     machine = PlacedMachine()
     cost = {"a": 1e-3, "b": 2e-3}
-    held = []
+    held, latest = [], {}
 
     def prepare_again(p: Prepared) -> Prepared:
-        held.append(p.implementation)  # the current preparation, handed over while alive
-        return machine.placed(p.implementation, cost[p.implementation])
+        assert p is latest[p.implementation]  # the current preparation, handed over alive
+        held.append(p.implementation)
+        latest[p.implementation] = machine.placed(p.implementation, cost[p.implementation])
+        return latest[p.implementation]
 
+    prepared = [machine.placed(n, t) for n, t in cost.items()]
+    latest.update((p.implementation, p) for p in prepared)
     outcome = measure_interleaved(
-        [machine.placed(n, t) for n, t in cost.items()], warmup=1, repeats=14,
-        min_sample_time=0.0, rng=np.random.default_rng(0), clock=machine.clock,
-        layouts=4, prepare_again=prepare_again,
+        prepared, warmup=1, repeats=14, min_sample_time=0.0, rng=np.random.default_rng(0),
+        clock=machine.clock, layouts=4, prepare_again=prepare_again,
     )  # fmt: skip
     assert outcome.layouts == [0] * 4 + [1] * 4 + [2] * 3 + [3] * 3
     assert sorted(held) == ["a"] * 3 + ["b"] * 3
+    # each new preparation took the old one's place: no earlier one is still held
+    assert prepared[0] is latest["a"] and prepared[1] is latest["b"]
     assert machine.prepared.count("a") == machine.prepared.count("b") == 4
     assert all(len(m.samples) == 14 for m in outcome.measurements.values())
 

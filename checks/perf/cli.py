@@ -58,6 +58,7 @@ from nnconform.checks.perf import registry
 from nnconform.checks.perf.kernels import (
     KERNELS,
     Kernel,
+    Prepared,
     Unsupported,
     check_size,
     default_sizes,
@@ -378,6 +379,12 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def _prepare(record: dict, seed: int) -> Prepared:
+    """The record's implementation prepared, under the name the results give it."""
+    p = registry.prepare(record["kernel"], record["spec"], record["size"], record["device"], seed)
+    return dataclasses.replace(p, implementation=record["implementation"])
+
+
 def _measure_group(group: list[dict], args: argparse.Namespace, rng) -> None:
     """Prepare every implementation of one kernel and size, time them interleaved, and fill
     in each record's status and numbers."""
@@ -386,20 +393,15 @@ def _measure_group(group: list[dict], args: argparse.Namespace, rng) -> None:
     prepared = []
     for record in group:
         try:
-            p = registry.prepare(
-                record["kernel"], record["spec"], record["size"], record["device"], args.seed
-            )
-            prepared.append(dataclasses.replace(p, implementation=record["implementation"]))
+            prepared.append(_prepare(record, args.seed))
         except Unsupported as why:
             record.update(status="unsupported", reason=_one_line(why) or "unsupported")
         except Exception as error:  # a target's bug is a result, not a crash of the run
             record.update(status="error", reason=_one_line(f"{type(error).__name__}: {error}"))
-    specs = {r["implementation"]: r for r in group}
+    records = {r["implementation"]: r for r in group}
 
-    def prepare_again(p):
-        r = specs[p.implementation]
-        fresh = registry.prepare(r["kernel"], r["spec"], r["size"], r["device"], args.seed)
-        return dataclasses.replace(fresh, implementation=p.implementation)
+    def prepare_again(p: Prepared) -> Prepared:
+        return _prepare(records[p.implementation], args.seed)
 
     try:
         outcome = measure_interleaved(

@@ -214,7 +214,7 @@ class Interleaved:
 
 
 def measure_interleaved(
-    prepared: Sequence[Prepared],
+    prepared: list[Prepared],
     *,
     warmup: int = 3,
     repeats: int = 15,
@@ -233,10 +233,11 @@ def measure_interleaved(
     current preparation, which stays alive meanwhile so that the new arrays lie elsewhere in
     memory), in a random order, and warms it up with one call (its pages' first touch, state
     allocated lazily: the process's own warm-up is done); the calls per sample stay as
-    calibrated. Where
-    each implementation's arrays lie then varies within the run, as it does between runs, and
-    the layouts, not the blocks, are the units its ratio's interval counts
-    (``nnconform.checks.perf.ratios.compare``)."""
+    calibrated. Where each implementation's arrays lie then varies within the run, as it does
+    between runs, and the layouts, not the blocks, are the units its ratio's interval counts
+    (``nnconform.checks.perf.ratios.compare``). The new preparation takes the old one's place
+    in ``prepared``, so that the old is released, and one that fails leaves None there: only
+    one implementation is ever held twice."""
     warmup, repeats, min_sample_time = _settings(warmup, repeats, min_sample_time)
     layouts = _positive_int("layouts", layouts, 1)
     if layouts > repeats:
@@ -248,13 +249,14 @@ def measure_interleaved(
         raise ValueError(f"implementations must be distinct, got {names}")
     rng = np.random.default_rng(0) if rng is None else rng
     outcome = Interleaved()
-    current = {p.implementation: p for p in prepared}
+    position = {name: i for i, name in enumerate(names)}
     samplers, numbers = {}, {}
 
     def leave(name: str, error: BaseException) -> None:
         outcome.errors[name] = error
-        for held in (samplers, samples, current):
-            held.pop(name, None)
+        samplers.pop(name, None)
+        samples.pop(name, None)
+        prepared[position[name]] = None
 
     samples: dict[str, list[float]] = {name: [] for name in names}
     for p in prepared:
@@ -267,11 +269,11 @@ def measure_interleaved(
             leave(p.implementation, error)
     for layout, blocks in enumerate(np.array_split(np.arange(repeats), layouts)):
         if layout:
-            for name in [names[i] for i in rng.permutation(len(names)) if names[i] in current]:
+            for name in [names[i] for i in rng.permutation(len(names)) if names[i] in samplers]:
                 try:
-                    fresh = prepare_again(current[name])
+                    fresh = prepare_again(prepared[position[name]])
                     samplers[name] = _sampler(fresh, clock)
-                    current[name] = fresh  # the earlier preparation is released only now
+                    prepared[position[name]] = fresh  # the earlier one is released only now
                     _warm(fresh, min(warmup, 1))  # first touch, lazy state: the rest is warm
                 except Exception as error:
                     leave(name, error)
