@@ -281,6 +281,14 @@ def test_over_layouts_the_interval_is_that_of_the_layouts_median_log_ratios():
     assert got == pytest.approx((by_hand.ratio, by_hand.low, by_hand.high), rel=1e-12)
 
 
+def test_a_tuple_of_preparations_is_measured_too_and_left_as_it_was():
+    machine = FakeMachine()
+    given = (machine.kernel("a", 1e-3), machine.kernel("b", 1e-3, fail_after=2))
+    outcome = interleave(machine, given)
+    assert set(outcome.measurements) == {"a"} and set(outcome.errors) == {"b"}
+    assert all(p is not None for p in given)
+
+
 def test_layouts_need_a_way_to_prepare_again_and_one_block_each():
     machine = FakeMachine()
     a = machine.kernel("a", 1e-3)

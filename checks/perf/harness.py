@@ -214,7 +214,7 @@ class Interleaved:
 
 
 def measure_interleaved(
-    prepared: list[Prepared],
+    prepared: Sequence[Prepared],
     *,
     warmup: int = 3,
     repeats: int = 15,
@@ -236,8 +236,9 @@ def measure_interleaved(
     calibrated. Where each implementation's arrays lie then varies within the run, as it does
     between runs, and the layouts, not the blocks, are the units its ratio's interval counts
     (``nnconform.checks.perf.ratios.compare``). The new preparation takes the old one's place
-    in ``prepared``, so that the old is released, and one that fails leaves None there: only
-    one implementation is ever held twice."""
+    in ``prepared`` (a list; a tuple is copied, and the caller's keeps the first ones), so that
+    the old is released, and one that fails leaves None there: only one implementation is ever
+    held twice."""
     warmup, repeats, min_sample_time = _settings(warmup, repeats, min_sample_time)
     layouts = _positive_int("layouts", layouts, 1)
     if layouts > repeats:
@@ -247,6 +248,7 @@ def measure_interleaved(
     names = [p.implementation for p in prepared]
     if len(set(names)) != len(names):
         raise ValueError(f"implementations must be distinct, got {names}")
+    prepared = prepared if isinstance(prepared, list) else list(prepared)  # replaced in place
     rng = np.random.default_rng(0) if rng is None else rng
     outcome = Interleaved()
     position = {name: i for i, name in enumerate(names)}
