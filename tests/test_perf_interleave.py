@@ -221,8 +221,7 @@ def placed_verdict(seed: int, slowdown: float, layouts: int) -> str:
         layouts=layouts,
         prepare_again=lambda p: machine.placed(p.implementation, cost[p.implementation]),
     )  # fmt: skip
-    layout = outcome.layouts if layouts > 1 else None
-    return ratios.compare(*outcome.paired("other", "base"), layouts=layout).verdict
+    return ratios.compare(*outcome.paired("other", "base"), layouts=outcome.layouts).verdict
 
 
 def placed_verdicts(slowdown: float, layouts: int, seeds=range(20)) -> list[str]:

@@ -468,8 +468,7 @@ def _ratio(r: dict, base: dict) -> None:
     if r is base:
         r.update(ratio=1.0, ratio_ci=[1.0, 1.0], verdict=None)
         return
-    layouts = r["block_layouts"] if len(set(r["block_layouts"])) > 1 else None  # 1: blocks
-    outcome = compare(r["samples_s"], base["samples_s"], layouts=layouts)
+    outcome = compare(r["samples_s"], base["samples_s"], layouts=r["block_layouts"])
     r["ratio"] = outcome.ratio
     if outcome.low is not None:
         r.update(ratio_ci=[outcome.low, outcome.high], verdict=outcome.verdict)

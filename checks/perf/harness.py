@@ -253,6 +253,7 @@ def measure_interleaved(
     outcome = Interleaved()
     position = {name: i for i, name in enumerate(names)}
     samplers, numbers = {}, {}
+    samples: dict[str, list[float]] = {name: [] for name in names}
 
     def leave(name: str, error: BaseException) -> None:
         outcome.errors[name] = error
@@ -260,7 +261,6 @@ def measure_interleaved(
         samples.pop(name, None)
         prepared[position[name]] = None
 
-    samples: dict[str, list[float]] = {name: [] for name in names}
     for p in prepared:
         try:
             samplers[p.implementation] = _sampler(p, clock)

@@ -116,7 +116,8 @@ def compare(
     """The Ratio of paired samples: times[b] and baseline[b] come from block b. With
     ``layouts`` (block b was timed in layout layouts[b], ``harness.measure_interleaved``),
     each layout's median log ratio is one unit of the interval: blocks of one layout share
-    where the arrays lie, so they are not independent of each other, and layouts are."""
+    where the arrays lie, so they are not independent of each other, and layouts are. With
+    one layout the blocks stay the units (an interval that does not cover placement)."""
     t = np.asarray(times, dtype=np.float64)
     base = np.asarray(baseline, dtype=np.float64)
     if t.shape != base.shape or t.ndim != 1 or len(t) == 0:
@@ -130,10 +131,10 @@ def compare(
     ):
         raise ValueError("paired samples must be positive finite times")
     d = np.log(t) - np.log(base)
-    if layouts is not None:
-        if len(layouts) != len(d):
-            raise ValueError(f"layouts must name one layout per block, got {len(layouts)} "
-                             f"for {len(d)} blocks")  # fmt: skip
+    if layouts is not None and len(layouts) != len(d):
+        raise ValueError(f"layouts must name one layout per block, got {len(layouts)} "
+                         f"for {len(d)} blocks")  # fmt: skip
+    if layouts is not None and len(set(layouts)) > 1:
         groups = np.asarray(layouts)
         d = np.array([np.median(d[groups == g]) for g in np.unique(groups)])
     walsh = walsh_averages(d)

@@ -642,10 +642,11 @@ class JaxFunctions:
         self.device = jax.devices(platform)[0]
         self._on_default = self.device == jax.devices()[0]
 
-    def _put(self, a: np.ndarray) -> Any:
-        """``a`` bound for the device. A jitted function puts numpy arguments on JAX's default
-        device itself, in C++ (about 5 µs an array, where jax.device_put takes 70 µs): only
-        another device (cpu where a GPU is the default) is put explicitly."""
+    def _put(self, a: Any) -> Any:
+        """``a`` (numpy, or a JAX array made on the default device) bound for the device. A
+        jitted function puts numpy arguments on JAX's default device itself, in C++ (about
+        5 µs an array, where jax.device_put takes 70 µs): only another device (cpu where a GPU
+        is the default) is put explicitly."""
         return a if self._on_default else jax.device_put(a, self.device)
 
     # --- helpers ------------------------------------------------------------------------
@@ -1088,7 +1089,7 @@ class JaxFunctions:
         # flax draws one Bernoulli per element: x flattened and zero-padded to a power-of-two
         # length (the padding's draws are sliced off), so that few shapes are ever compiled
         xs = self._put(_padded(a, _bucket(a.size)))
-        key = jax.device_put(jax.random.PRNGKey(int(rng.integers(2**63))), self.device)
+        key = self._put(jax.random.PRNGKey(int(rng.integers(2**63))))
         module = nn.Dropout(rate=1.0 - float(p), deterministic=not bool(training))
         out = module.apply({}, xs, rngs={"dropout": key})
         return _np(np.asarray(out)[: a.size].reshape(a.shape))
@@ -1207,7 +1208,7 @@ class JaxFunctions:
                 f"from the shape {shape}, not the given {fan_in}, {fan_out}"
             )
         init = self._INITIALIZERS[family, distribution](in_axis=1, out_axis=0)
-        key = jax.device_put(jax.random.PRNGKey(int(rng.integers(2**63))), self.device)
+        key = self._put(jax.random.PRNGKey(int(rng.integers(2**63))))
         return _np(init(key, shape, jnp.float64))
 
     def glorot_init(self, fan_in, fan_out, rng, *, distribution=None, shape=None):
