@@ -49,6 +49,7 @@ the reference, the machine did. The reference and user targets are what a commit
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import sys
@@ -84,12 +85,37 @@ UNDER_ASV = "asv_runner" in sys.modules
 DISCOVERING = UNDER_ASV and "discover" in sys.argv[1:2]
 
 
+def _steady_allocator() -> None:
+    """Keep freed memory in the process (glibc's mallopt), so that a kernel's temporaries do
+    not fault in fresh pages on every call.
+
+    By default glibc serves a large block with its own mmap and returns it, and the top of
+    the heap, to the system once freed, depending on a threshold that moves with what was
+    freed before (mallopt(3): M_MMAP_THRESHOLD is dynamic). Whether a kernel's temporaries
+    (numpy's, torch's: megabytes each) fault in new pages on every call then depends on that
+    history: torch's for-loop Adam at 2**20 elements took 0.9 ms in some processes and 4.0 ms
+    in others, or switched between the two within one, on this project's 2-core VM. With no
+    mmap (M_MMAP_MAX 0) and no trimming (M_TRIM_THRESHOLD 2 GiB) it took 0.85 to 0.94 ms in
+    every process: the kernel's own cost, which is what a commit changes (PyTorch's CPU
+    performance guide recommends a caching allocator, jemalloc or tcmalloc, for the same
+    reason). Elsewhere than glibc this does nothing."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return
+    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    mallopt(m_mmap_max, 0)
+    mallopt(m_trim_threshold, 2**31 - 1)
+
+
 def _under_asv() -> None:
     """Import JAX's libraries and the reference target here, in asv's forkserver, so that its
     children need not: an import starts no JAX backend or thread (the first computation does,
     in a child), so the fork stays safe. Point JAX's persistent compilation cache at
     JAX_CACHE, for every compilation however short. Keep the kernels' inputs in INPUTS (an
-    environment variable that the forked processes inherit; set it empty to turn this off)."""
+    environment variable that the forked processes inherit; set it empty to turn this off).
+    Set the allocator that the forked processes inherit (``_steady_allocator``)."""
+    _steady_allocator()
     os.environ.setdefault("NNCONFORM_BENCH_INPUTS", INPUTS)
     try:  # the reference target's modules (0.6 s to import and build in every process)
         from nnconform.checks.targets import load_target
@@ -133,6 +159,8 @@ DEVICES = devices()
 # setup has made the one untimed call a warm-up needs.
 TRACK_WARMUP = 0
 TRACK_REPEATS = 3
+# The untimed calls that end each preparation (``KernelBenchmark.setup``).
+WARM_CALLS = 3
 
 
 def extra_targets() -> list[str]:
@@ -196,24 +224,24 @@ class KernelBenchmark:
     param_names: ClassVar[list[str]] = ["target", "device", "size"]
 
     # Tuned for `asv continuous --interleave-rounds --factor 1.05` to flag a 10 % slowdown at
-    # 2**18 elements and above (README: "Benchmarks across commits"). asv flags a change when
-    # the two commits' medians differ by --factor and a Mann-Whitney U test on their samples
-    # gives p < 0.002 (asv._stats.is_different). With n samples per commit, p < 0.002 needs
-    # the shift to be about 3.2·sqrt(2/n) standard deviations of one sample for a detection
-    # half the time (Mann-Whitney's efficiency 3/π against the t-test): with 4 to 10 samples
-    # per round of 10 ms and 4 rounds (16 to 40 per commit), a 10 % change stood out only
-    # where a sample's standard deviation stayed under 9 to 14 % of its mean, which a busy
-    # 2-core machine rarely gives. So: at least 10 samples per round (repeat's minimum; at
-    # most 20, or 20 s of them), 40 to 80 per commit, up to 14 to 20 %;
-    # and 20 ms per sample (asv picks the calls per sample, `number`, to fill it), twice asv's
-    # default, so that a burst of a neighbour's work (a few ms) is averaged over more calls.
-    # Warm-up 0.2 s (allocator and torch's thread pool; JAX compiles in setup). Four rounds,
-    # each in a process of its own, alternated between the two commits by --interleave-rounds
-    # so that a drift of the machine falls on both. A full run costs about twice asv's
-    # defaults; --quick ignores all of this (one call per benchmark).
-    repeat = (10, 20, 20.0)
+    # 2**18 elements and above without false alarms (README: "Benchmarks across commits").
+    # asv flags a change when the two commits' medians differ by --factor and a Mann-Whitney
+    # U test on their samples gives p < 0.002 (asv._stats.is_different). The test treats the
+    # samples as independent; so they must be, or a commit's median moves with what they
+    # share. They shared the placement of the kernel's arrays (pages, cache sets), which
+    # moves a kernel's steady time by 13 to 24 % from one preparation to the next on this
+    # project's 2-core VM (Mytkowicz et al. 2009 on such effects), as much within a process
+    # as between processes. asv_runner 0.3 runs setup before every sample (asv#966), and
+    # setup prepares the kernel anew (a placement of its own) and warms it up (WARM_CALLS);
+    # a sample is then one call (asv's `number` is 1 where setup exists). 20 to 40 samples a
+    # round (repeat), four rounds, each a process of its own, alternated between the two
+    # commits by --interleave-rounds so that a drift of the machine falls on both: 80 to 160
+    # placements a commit. asv's own warm-up would only prepare again (warmup_time 0). An
+    # asv_runner before 0.3 runs setup once a sample too, then as many calls as fill
+    # sample_time. --quick ignores all of this (one call each).
+    repeat = (20, 40, 20.0)
     sample_time = 0.02
-    warmup_time = 0.2
+    warmup_time = 0.0
     rounds = 4
     # At the default sweep's largest size a reference call takes 0.3 to 1.3 s (2 cores, 2**24
     # elements; the MLP at batch 10000): set-up, warm-up, 10 s of samples and the track_
@@ -240,10 +268,12 @@ class KernelBenchmark:
             self.prepared = registry.prepare(self.kernel, target, size, device, seed=0)
         except kernels.Unsupported as error:
             raise NotImplementedError(str(error)) from None  # asv records a skip
-        # One untimed call belongs to the preparation: torch.optim allocates its state in the
-        # first step, and the first touch of fresh pages faults them in. asv warms up before
-        # sampling too, but not under --quick, whose one sample would otherwise include both.
-        self.call()
+        # Untimed calls belong to the preparation: torch.optim allocates its state in the
+        # first step, the first touch of fresh pages faults them in, JAX's second call still
+        # settles. By the third a call takes the preparation's steady time (the median over
+        # 30 preparations: within 1 % for the reference, 4 to 7 % for torch's foreach Adam).
+        for _ in range(WARM_CALLS):
+            self.call()
 
     def call(self) -> None:
         """One call of the kernel, waited for: asv's timer must see the device's work end."""

@@ -11,11 +11,13 @@ discovers it) and import the suite without torch and jax.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import math
 import os
 import pkgutil
+import platform
 import shutil
 import subprocess
 import sys
@@ -106,6 +108,68 @@ def test_unavailable_combinations_are_skipped_in_setup(cls):
     for target in cls.params[0]:
         with pytest.raises(NotImplementedError, match="cuda"):
             cls().setup(target, "cuda", size)
+
+
+def test_asv_times_each_sample_on_a_preparation_of_its_own(monkeypatch):
+    """asv's own runner, as a benchmark's process uses it: asv_runner runs setup before every
+    sample (asv#966), so each sample is one call on a new preparation of the kernel (new
+    arrays, placed elsewhere in memory) after WARM_CALLS untimed ones: the samples that asv's
+    Mann-Whitney test takes for independent do not share one placement."""
+    discovery = pytest.importorskip("asv_runner.discovery")
+    calls = []  # one count per preparation: the calls it got
+    prepare = registry.prepare
+
+    def counted(*args, **kwargs):
+        prepared, index = prepare(*args, **kwargs), len(calls)
+        calls.append(0)
+
+        def run():
+            calls[index] += 1
+            return prepared.run()
+
+        return dataclasses.replace(prepared, run=run)
+
+    monkeypatch.setattr(registry, "prepare", counted)
+    bench = discovery.get_benchmark_from_name(
+        str(ROOT / "benchmarks"),
+        "bench_optimizers.AdamStep.time_adam-0",  # the reference at the sweep's smallest size
+        extra_params={"repeat": 5},
+    )
+    assert bench._current_params[0] == "reference"
+    assert bench.do_setup() is False  # not skipped
+    result = bench.do_run()
+    assert (len(result["samples"]), result["number"]) == (5, 1)
+    assert calls == [common.WARM_CALLS + 1] * 5
+
+
+FREED_MIB = """
+import sys
+import numpy as np
+from benchmarks import common
+if sys.argv[1] == "steady":
+    common._steady_allocator()
+def resident():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+a = np.ones(2**24)  # 128 MiB, all touched
+held = resident()
+del a
+print((held - resident()) / 2**20)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize(("allocator", "returned"), [("default", True), ("steady", False)])
+def test_the_benchmark_processes_keep_what_they_free(allocator, returned):
+    """glibc hands a freed 128 MiB block back to the system, and the next call would fault
+    its pages in again; in asv's processes (``_steady_allocator``) it stays in the process."""
+    out = subprocess.run(
+        [sys.executable, "-c", FREED_MIB, allocator], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    if "glibc" not in " ".join(platform.libc_ver()):
+        pytest.skip("the allocator's settings are glibc's")
+    assert (float(out.stdout) > 100) == returned, out.stdout
 
 
 def test_stream_tracks_seconds_per_gigabyte():
