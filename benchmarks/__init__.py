@@ -1,4 +1,4 @@
-"""asv benchmarks of the kernels in ``nnconform.checks.perf``, across commits.
+r"""asv benchmarks of the kernels in ``nnconform.checks.perf``, across commits.
 
 One module per family (``bench_optimizers.py``, ``bench_normalization.py``, ...) and one class
 per kernel, parametrised over ``[targets, devices, sizes]`` as numpy's and scipy's benchmarks
@@ -11,13 +11,17 @@ Run them with asv from the repository root (asv.conf.json):
 
     asv run --python=same --quick            # this environment, each benchmark once; add
                                              # --set-commit-hash $(git rev-parse HEAD) to save
-    asv continuous --interleave-rounds --factor 1.05 main HEAD -b time_adam
+    asv continuous --interleave-rounds --factor 1.05 main HEAD -b "time_\w+\('reference'"
                                              # two commits, each in its own virtualenv, their
-                                             # rounds alternating
+                                             # rounds alternating; the rows a commit changes
 
 Only ``time_`` results carry samples, from which asv judges whether a change is significant;
 ``track_`` figures (s/GB, s/GFLOP, s/epoch) and ``peakmem_`` are single numbers that asv compares
 by ``--factor`` alone, so gate on ``-b time_`` and read the others as the graphs' derived units.
+asv's ``-b`` matches ``name(param, ...)``, so ``-b "time_\w+\('reference'"`` selects the
+reference's rows (add your targets' names to the group): the torch, JAX and Keras rows are
+pinned libraries, controls that a commit here does not change, and their speed moves by
+±10 to 20 % from one process to the next (README: "Benchmarks across commits").
 
 Environment variables, read when asv discovers the benchmarks and again in every benchmark
 process (so set them for the whole asv command):

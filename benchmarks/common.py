@@ -238,7 +238,9 @@ class KernelBenchmark:
     # commits by --interleave-rounds so that a drift of the machine falls on both: 80 to 160
     # placements a commit. asv's own warm-up would only prepare again (warmup_time 0). An
     # asv_runner before 0.3 runs setup once a sample too, then as many calls as fill
-    # sample_time. --quick ignores all of this (one call each).
+    # sample_time. --quick ignores all of this (one call each). What no setting here
+    # removes is the machine's drift between rounds, a minute apart (±10 % on that VM): it
+    # still moves a commit's median by about --factor at times (README).
     repeat = (20, 40, 20.0)
     sample_time = 0.02
     warmup_time = 0.0
