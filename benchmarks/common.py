@@ -156,7 +156,7 @@ DEVICES = devices()
 
 # The track_ figures (s/GB, s/GFLOP, s/epoch) come from the harness of `nnconform bench` with
 # fewer calls than its defaults: asv repeats each track_ benchmark once per round already, and
-# setup has made the one untimed call a warm-up needs.
+# setup has made the untimed calls a warm-up needs (WARM_CALLS).
 TRACK_WARMUP = 0
 TRACK_REPEATS = 3
 # The untimed calls that end each preparation (``KernelBenchmark.setup``).
@@ -223,8 +223,9 @@ class KernelBenchmark:
     kernel: str = ""
     param_names: ClassVar[list[str]] = ["target", "device", "size"]
 
-    # Tuned for `asv continuous --interleave-rounds --factor 1.05` to flag a 10 % slowdown at
-    # 2**18 elements and above without false alarms (README: "Benchmarks across commits").
+    # Tuned for `asv continuous --interleave-rounds --factor 1.05`, whose goal is to flag a
+    # 10 % slowdown at 2**18 elements and above and no unchanged row (README: "Benchmarks
+    # across commits" says how far it gets).
     # asv flags a change when the two commits' medians differ by --factor and a Mann-Whitney
     # U test on their samples gives p < 0.002 (asv._stats.is_different). The test treats the
     # samples as independent; so they must be, or a commit's median moves with what they
