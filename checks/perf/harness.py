@@ -261,6 +261,10 @@ def measure_interleaved(
         samples.pop(name, None)
         prepared[position[name]] = None
 
+    def in_random_order() -> list[str]:
+        """The implementations still measured, in an order drawn anew."""
+        return [names[i] for i in rng.permutation(len(names)) if names[i] in samplers]
+
     for p in prepared:
         try:
             samplers[p.implementation] = _sampler(p, clock)
@@ -271,7 +275,7 @@ def measure_interleaved(
             leave(p.implementation, error)
     for layout, blocks in enumerate(np.array_split(np.arange(repeats), layouts)):
         if layout:
-            for name in [names[i] for i in rng.permutation(len(names)) if names[i] in samplers]:
+            for name in in_random_order():
                 try:
                     fresh = prepare_again(prepared[position[name]])
                     samplers[name] = _sampler(fresh, clock)
@@ -280,7 +284,7 @@ def measure_interleaved(
                 except Exception as error:
                     leave(name, error)
         for _ in blocks:
-            order = [names[i] for i in rng.permutation(len(names)) if names[i] in samplers]
+            order = in_random_order()
             outcome.orders.append(order)
             outcome.layouts.append(layout)
             for name in order:
