@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import platform
 import subprocess
 import sys
 import types
@@ -154,6 +155,8 @@ def test_a_run_writes_the_documented_json_with_consistent_ratios(tmp_path):
                 "baseline": "reference", "interleaved": True, "confidence": 0.95,
                 "false_alarm_rate": pytest.approx(0.05), "interval": "hodges-lehmann"}  # fmt: skip
     assert document["settings"] | settings == document["settings"]
+    glibc = "glibc" in " ".join(platform.libc_ver())
+    assert document["settings"]["freed_memory_kept"] is glibc  # harness.keep_freed_memory
     memory = document["settings"]["memory"]
     assert memory["needed_bytes"] > 0 and memory["available_bytes"] > memory["needed_bytes"]
     assert document["machine"]["threads"] == 1

@@ -7,8 +7,10 @@ run and prints their ratio with its interval. Nothing here asserts a time.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 from nnconform.checks.perf import versions
-from nnconform.checks.targets import TargetError
+from nnconform.checks.targets import Target, TargetError
 from nnconform.cli import main
 
 HELPERS = """
@@ -44,6 +46,19 @@ def gelu(x, variant="erf"):
         y = 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
     return y
 '''
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def nnconform_tree(root: Path) -> Path:
+    """This checkout's nnconform laid out as pip installs it (pyproject.toml's package-dir puts
+    reference/, checks/ and reports/ inside nnconform/), as ``pip install --target`` would."""
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "nnconform", root / "nnconform", ignore=skip)
+    for part in ("reference", "checks", "reports"):
+        shutil.copytree(REPO / part, root / "nnconform" / part, ignore=skip)
+    return root
 
 
 def tree(root: Path, version: str, repeat: int) -> Path:
@@ -89,6 +104,21 @@ def test_two_versions_load_side_by_side(trees):
     np.testing.assert_allclose(old.get("gelu")(x), new.get("gelu")(x))
     # loaded once per spec and device
     assert versions.load_version(f"old={a}:twinpkg.adapter") is old
+
+
+def test_another_commits_oracle_loads_beside_this_one(tmp_path):
+    """nnconform's own reference from another tree: its make_target builds that version's
+    Target, taken field by field as this version's (``targets._as_target``), with that
+    version's functions; this process's nnconform is left as it was."""
+    import nnconform.reference.optimizers as ours
+
+    main = nnconform_tree(tmp_path / "main")
+    target = versions.load_version(f"main={main}:nnconform.checks.targets.reference:make_target")
+    assert isinstance(target, Target) and target.name == "main"
+    step = inspect.unwrap(target.get("adam_step"))
+    assert Path(inspect.getsourcefile(step)).is_relative_to(main)
+    assert not Path(ours.__file__).is_relative_to(main)
+    assert sys.modules["nnconform.reference.optimizers"] is ours
 
 
 @pytest.mark.parametrize(

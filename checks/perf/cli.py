@@ -750,6 +750,9 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as error:
         print(f"nnconform bench: error: {error}", file=sys.stderr)
         return 2
+    from nnconform.checks.perf.harness import keep_freed_memory
+
+    kept = keep_freed_memory()  # temporaries reuse their pages (harness docstring)
     torch = _torch()
     if args.threads is not None and torch is not None:
         torch.set_num_threads(args.threads)
@@ -817,6 +820,7 @@ def run(args: argparse.Namespace) -> int:
             "min_sample_time": args.min_sample_time,
             "clock": args.clock,
             "threads": threads,
+            "freed_memory_kept": kept,
             "seed": args.seed,
             "stream_elements": args.stream_elements,
             "devices": args.devices,

@@ -47,6 +47,15 @@ event recorded and waited for, and the sample is the events' elapsed time: the G
 clock, free of the host's launch jitter. Other implementations on cuda (JAX's, a user's) are
 timed on the host clock around their calls and their ``sync``.
 
+The process keeps the memory it frees (``keep_freed_memory``, called by ``nnconform bench``):
+otherwise glibc maps every block above a threshold afresh and returns it when freed, a threshold
+that moves with what was freed before (mallopt(3): M_MMAP_THRESHOLD is dynamic), so whether a
+kernel's temporaries fault in new pages on every call depends on the process's history, and
+changes during a run: the reference's Adam at 2**18 elements took 2.0 ms in some blocks and
+3.2 ms in others of one run on this project's 2-core VM (a 95 % interval of [0.62, 1.5] for
+a version against itself); [0.98, 1.01] with the memory kept. PyTorch's CPU performance
+guide recommends a caching allocator (jemalloc, tcmalloc) for the same reason.
+
 Sources: ``timeit`` (Python standard library) ``Timer.autorange``; pyperf's advice on
 warm-up and on reporting medians; ``torch.utils.benchmark.Timer.blocked_autorange``;
 ``torch.cuda.Event(enable_timing=True)``; L. Bulej et al., "Duet Benchmarking: Improving
@@ -55,6 +64,7 @@ Measurement Accuracy in the Cloud", ICPE 2020.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -64,9 +74,29 @@ import numpy as np
 
 from nnconform.checks.perf.kernels import Prepared
 
-__all__ = ["NOISY", "Interleaved", "Measurement", "measure", "measure_interleaved"]
+__all__ = [
+    "NOISY",
+    "Interleaved",
+    "Measurement",
+    "keep_freed_memory",
+    "measure",
+    "measure_interleaved",
+]
 
 NOISY = 0.10  # rel_iqr above this: the machine was busy, or the kernel's time varies
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc keep in this process the memory it frees (no mmap for large blocks, no
+    trimming; see the module docstring), for the rest of the process. True where it did;
+    elsewhere than glibc nothing changes and this returns False."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    done = [mallopt(m_mmap_max, 0), mallopt(m_trim_threshold, 2**31 - 1)]  # 1 on success
+    return all(done)
 
 
 @dataclass

@@ -29,7 +29,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -196,8 +196,19 @@ def load_target(spec: str, *, device: str = "cpu") -> Target:
     obj = _import(spec)
     if isinstance(obj, types.FunctionType | type):  # a factory: build it for the device
         obj = obj(device=device)
-    target = obj if isinstance(obj, Target) else wrap(obj, name=spec, device=device)
-    return replace(target, spec=spec)
+    return replace(_as_target(obj, name=spec, device=device), spec=spec)
+
+
+def _as_target(obj: Any, *, name: str, device: str) -> Target:
+    """``obj`` as a Target: itself; field by field, a Target that another version of nnconform
+    built (one loaded from a source tree beside this one, ``nnconform.checks.perf.versions``,
+    has a Target class of its own: the oracle of another commit, say); anything else wrapped."""
+    if isinstance(obj, Target):
+        return obj
+    if type(obj).__name__ == Target.__name__ and is_dataclass(obj):
+        shared = [f.name for f in fields(Target) if hasattr(obj, f.name)]
+        return Target(**{name: getattr(obj, name) for name in shared})
+    return wrap(obj, name=name, device=device)
 
 
 def usable_device(target: Target) -> None:
