@@ -1,6 +1,13 @@
 """Activations: forward passes, elementwise (GELU) and along rows (softmax)."""
 
-from .common import KernelBenchmark, figure_parameters, parameters
+from .common import (
+    BASELINE,
+    KernelBenchmark,
+    duet_parameters,
+    figure_parameters,
+    parameters,
+    skip_benchmark_if,
+)
 
 
 class GELU(KernelBenchmark):
@@ -12,6 +19,13 @@ class GELU(KernelBenchmark):
 
     def time_gelu(self, target, device, size):
         self.call()
+
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
 
     def peakmem_gelu(self, target, device, size):
         self.call()
@@ -33,6 +47,13 @@ class Softmax(KernelBenchmark):
 
     def time_softmax(self, target, device, size):
         self.call()
+
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
 
     def peakmem_softmax(self, target, device, size):
         self.call()

@@ -1,6 +1,13 @@
 """Losses: softmax cross-entropy forward and backward, the mean over N."""
 
-from .common import KernelBenchmark, figure_parameters, parameters
+from .common import (
+    BASELINE,
+    KernelBenchmark,
+    duet_parameters,
+    figure_parameters,
+    parameters,
+    skip_benchmark_if,
+)
 
 
 class CrossEntropy(KernelBenchmark):
@@ -11,6 +18,13 @@ class CrossEntropy(KernelBenchmark):
 
     def time_cross_entropy(self, target, device, size):
         self.call()
+
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
 
     def peakmem_cross_entropy(self, target, device, size):
         self.call()

@@ -8,7 +8,14 @@ torch-fused (``fused=True``), where this torch has them, JAX's optax step, jit-c
 and Keras's keras.optimizers step on its torch backend.
 """
 
-from .common import KernelBenchmark, figure_parameters, parameters
+from .common import (
+    BASELINE,
+    KernelBenchmark,
+    duet_parameters,
+    figure_parameters,
+    parameters,
+    skip_benchmark_if,
+)
 
 
 class AdamStep(KernelBenchmark):
@@ -19,6 +26,13 @@ class AdamStep(KernelBenchmark):
 
     def time_adam(self, target, device, size):
         self.call()
+
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
 
     def peakmem_adam(self, target, device, size):
         self.call()
@@ -41,6 +55,13 @@ class SGDMomentumStep(KernelBenchmark):
     def time_sgd_momentum(self, target, device, size):
         self.call()
 
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
+
     def peakmem_sgd_momentum(self, target, device, size):
         self.call()
 
@@ -62,6 +83,13 @@ class RMSPropStep(KernelBenchmark):
     def time_rmsprop(self, target, device, size):
         self.call()
 
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
+
     def peakmem_rmsprop(self, target, device, size):
         self.call()
 
@@ -82,6 +110,13 @@ class AdaGradStep(KernelBenchmark):
 
     def time_adagrad(self, target, device, size):
         self.call()
+
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
 
     def peakmem_adagrad(self, target, device, size):
         self.call()

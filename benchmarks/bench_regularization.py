@@ -1,6 +1,13 @@
 """Regularisation: dropout in training, a new mask drawn in every call."""
 
-from .common import KernelBenchmark, figure_parameters, parameters
+from .common import (
+    BASELINE,
+    KernelBenchmark,
+    duet_parameters,
+    figure_parameters,
+    parameters,
+    skip_benchmark_if,
+)
 
 
 class Dropout(KernelBenchmark):
@@ -12,6 +19,13 @@ class Dropout(KernelBenchmark):
 
     def time_dropout(self, target, device, size):
         self.call()
+
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
 
     def peakmem_dropout(self, target, device, size):
         self.call()

@@ -6,7 +6,14 @@ step's time into what a user waits for, a pass over 60000 examples (ceil(60000 /
 the whole sweep of batches.
 """
 
-from .common import KernelBenchmark, figure_parameters, parameters
+from .common import (
+    BASELINE,
+    KernelBenchmark,
+    duet_parameters,
+    figure_parameters,
+    parameters,
+    skip_benchmark_if,
+)
 
 
 class MLPStep(KernelBenchmark):
@@ -17,6 +24,13 @@ class MLPStep(KernelBenchmark):
 
     def time_mlp_step(self, target, device, size):
         self.call()
+
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
 
     def peakmem_mlp_step(self, target, device, size):
         self.call()

@@ -56,6 +56,8 @@ import sys
 import tempfile
 from typing import ClassVar
 
+import numpy as np
+
 # Imported safely, as scipy's benchmarks import optional libraries: a commit from before the
 # benchmark kernels existed, or an environment without torch, must still let asv discover (and
 # `asv check`) the suite; every benchmark of it then skips in setup. Commits from before the one
@@ -72,7 +74,16 @@ try:  # the registry of providers; older commits kept prepare and implementation
     from nnconform.checks.perf import registry
 except ImportError:  # pragma: no cover - an older commit
     registry = kernels
+try:  # the duet rows' interval machinery (``ratio_to_baseline``): commits since interleaving
+    from nnconform.checks.perf import ratios
+except ImportError:  # pragma: no cover - an older commit
+    ratios = None
 
+
+# The duet rows' baseline (``track_vs_baseline``): a tree that holds another version of
+# nnconform as pip installs it, ``pip install --no-deps --target PATH CHECKOUT``. Unset, the
+# duet rows are not listed.
+BASELINE = os.environ.get("NNCONFORM_ASV_BASELINE", "").strip()
 JAX_CACHE = os.path.join(tempfile.gettempdir(), "nnconform-asv-jax-cache")
 INPUTS = os.path.join(tempfile.gettempdir(), "nnconform-asv-inputs")
 # The caches below are asv's only: set when asv's runner (asv_runner) imports the suite, not
@@ -83,6 +94,14 @@ UNDER_ASV = "asv_runner" in sys.modules
 # run them. Only the server's imports save anything, so discovery skips JAX's (a third of the
 # suite's import time: 4 s on 2 busy cores).
 DISCOVERING = UNDER_ASV and "discover" in sys.argv[1:2]
+# asv's own marks, imported after UNDER_ASV is read (importing them loads asv_runner).
+try:
+    from asv_runner.benchmarks.mark import SkipNotImplemented, skip_benchmark_if
+except ImportError:  # the suite imported without asv's runner (a script, a test without it)
+    SkipNotImplemented = NotImplementedError
+
+    def skip_benchmark_if(condition):
+        return lambda function: function
 
 
 def _steady_allocator() -> None:
@@ -123,6 +142,13 @@ def _under_asv() -> None:
         load_target("reference")
     except Exception:  # an older commit, or a broken one: its setup says why
         pass
+    if BASELINE:
+        try:  # and the baseline's, for the duet rows (kept by versions.load_version)
+            from nnconform.checks.perf import versions
+
+            versions.load_version(baseline_spec())
+        except Exception:  # an older commit, or a bad tree: the duet row says why
+            pass
     try:
         import flax.linen  # noqa: F401
         import jax
@@ -134,10 +160,25 @@ def _under_asv() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def baseline_spec() -> str:
+    """The baseline's reference as a target spec: loaded from BASELINE beside this commit's
+    nnconform, as ``nnconform bench --target LABEL=PATH:MODULE`` loads a version
+    (``nnconform.checks.perf.versions``)."""
+    return f"baseline={BASELINE}:nnconform.checks.targets.reference:make_target"
+
+
 if UNDER_ASV and not DISCOVERING:
     _under_asv()
 
-__all__ = ["DEVICES", "KernelBenchmark", "figure_parameters", "parameters", "targets"]
+__all__ = [
+    "DEVICES",
+    "KernelBenchmark",
+    "duet_parameters",
+    "figure_parameters",
+    "parameters",
+    "skip_benchmark_if",
+    "targets",
+]
 
 
 def devices() -> list[str]:
@@ -161,6 +202,10 @@ TRACK_WARMUP = 0
 TRACK_REPEATS = 3
 # The untimed calls that end each preparation (``KernelBenchmark.setup``).
 WARM_CALLS = 3
+# The duet rows (``KernelBenchmark.ratio_to_baseline``): blocks of one sample of each version,
+# split between preparations (layouts) of both.
+DUET_REPEATS = 40
+DUET_LAYOUTS = 8
 
 
 def extra_targets() -> list[str]:
@@ -209,6 +254,12 @@ def parameters(kernel: str) -> list[list]:
 def figure_parameters(kernel: str) -> list[list]:
     """``params`` of the peakmem_ and track_ figures: the sweep's largest size only."""
     return [targets(kernel), DEVICES, sizes(kernel)[-1:]]
+
+
+def duet_parameters(kernel: str) -> list[list]:
+    """``params`` of the duet rows: the reference, at the sizes it is timed at."""
+    limit = reference_limit(kernel) if kernels else 2**16
+    return [["reference"], DEVICES, [size for size in sizes(kernel) if size <= limit]]
 
 
 class KernelBenchmark:
@@ -298,3 +349,34 @@ class KernelBenchmark:
         """A pass over the kernel's data set at this batch size: ceil(N / batch) steps."""
         steps = math.ceil(self.prepared.kernel.dataset_size / self.prepared.size)
         return self.median_seconds() * steps
+
+    def ratio_to_baseline(self) -> float:
+        """This commit's reference over the baseline's (BASELINE), timed side by side in this
+        process, interleaved: DUET_REPEATS blocks, a sample of each version per block in a
+        random order, in DUET_LAYOUTS preparations of both (``harness.measure_interleaved``,
+        as ``nnconform bench`` times them); the Hodges-Lehmann estimate over the layouts
+        (``ratios.compare``). Above 1 is slower than the baseline.
+
+        A duet (Bulej et al., ICPE 2020): whatever the machine does over seconds, which moves
+        a ``time_`` row by 5 to 10 % between rounds on this project's 2-core VM, falls on both
+        versions of a block and cancels in their quotient. Each commit of ``asv continuous``
+        is timed against the same baseline, so the two commits' rows differ by their own
+        change alone: their quotient is the change."""
+        if ratios is None or not hasattr(harness, "measure_interleaved"):
+            raise SkipNotImplemented("this commit's nnconform times no versions side by side")
+        k, size, device = self.kernel, self.prepared.size, self.prepared.device
+
+        def prepare(implementation: str):
+            return registry.prepare(k, implementation, size, device, seed=0)
+
+        outcome = harness.measure_interleaved(
+            [self.prepared, prepare(baseline_spec())],
+            repeats=DUET_REPEATS,
+            layouts=DUET_LAYOUTS,
+            rng=np.random.default_rng(),
+            prepare_again=lambda p: prepare(p.implementation),
+        )
+        for error in outcome.errors.values():
+            raise error
+        mine, theirs = outcome.paired(self.prepared.implementation, baseline_spec())
+        return ratios.compare(mine, theirs, layouts=outcome.layouts).ratio

@@ -28,6 +28,7 @@ import pytest
 import benchmarks
 from benchmarks import common
 from nnconform.checks.perf import kernels, registry
+from tests.test_perf_versions import nnconform_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = ("time_", "peakmem_", "track_")
@@ -50,7 +51,13 @@ KERNEL_CLASSES = [cls for cls in CLASSES if issubclass(cls, common.KernelBenchma
 
 
 def methods(cls: type) -> list[str]:
-    return sorted(name for name in dir(cls) if name.startswith(PREFIXES))
+    """What asv collects from ``cls``: its prefixed names but those ``skip_benchmark_if`` marks
+    (the duet rows, without a baseline)."""
+    return sorted(
+        name
+        for name in dir(cls)
+        if name.startswith(PREFIXES) and not getattr(getattr(cls, name), "skip_benchmark", False)
+    )
 
 
 def tiny_size(kernel: str) -> int:
@@ -143,11 +150,11 @@ def test_asv_times_each_sample_on_a_preparation_of_its_own(monkeypatch):
 
 
 FREED_MIB = """
-import sys
+import importlib, sys
 import numpy as np
-from benchmarks import common
-if sys.argv[1] == "steady":
-    common._steady_allocator()
+if sys.argv[1] != "default":
+    module, _, function = sys.argv[1].partition(":")
+    getattr(importlib.import_module(module), function)()
 def resident():
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096
@@ -159,10 +166,18 @@ print((held - resident()) / 2**20)
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc (Linux)")
-@pytest.mark.parametrize(("allocator", "returned"), [("default", True), ("steady", False)])
+@pytest.mark.parametrize(
+    ("allocator", "returned"),
+    [
+        ("default", True),
+        ("benchmarks.common:_steady_allocator", False),  # asv's processes
+        ("nnconform.checks.perf.harness:keep_freed_memory", False),  # nnconform bench's
+    ],
+)
 def test_the_benchmark_processes_keep_what_they_free(allocator, returned):
     """glibc hands a freed 128 MiB block back to the system, and the next call would fault
-    its pages in again; in asv's processes (``_steady_allocator``) it stays in the process."""
+    its pages in again; in asv's processes (``_steady_allocator``) and in ``nnconform bench``'s
+    (``keep_freed_memory``) it stays in the process."""
     out = subprocess.run(
         [sys.executable, "-c", FREED_MIB, allocator], cwd=ROOT, capture_output=True, text=True
     )
@@ -170,6 +185,68 @@ def test_the_benchmark_processes_keep_what_they_free(allocator, returned):
     if "glibc" not in " ".join(platform.libc_ver()):
         pytest.skip("the allocator's settings are glibc's")
     assert (float(out.stdout) > 100) == returned, out.stdout
+
+
+PLANTED_ADAM = """
+
+import time as _time
+
+_adam_step = adam_step
+
+
+def adam_step(*args, **kwargs):  # the same step, then as long again spinning: twice as slow
+    start = _time.perf_counter()
+    out = _adam_step(*args, **kwargs)
+    elapsed = _time.perf_counter() - start
+    while _time.perf_counter() - start < 2 * elapsed:
+        pass
+    return out
+"""
+
+
+@pytest.fixture
+def duet(monkeypatch):
+    """The duet row of Adam (``track_vs_baseline``) against a given baseline tree, with fewer
+    blocks than asv's (12 in 6 layouts: a tenth of a second at this size)."""
+    from benchmarks.bench_optimizers import AdamStep
+
+    monkeypatch.setattr(common, "DUET_REPEATS", 12)
+    monkeypatch.setattr(common, "DUET_LAYOUTS", 6)
+
+    def ratio(baseline: Path) -> float:
+        monkeypatch.setattr(common, "BASELINE", str(baseline))
+        bench = AdamStep()
+        bench.setup("reference", "cpu", TINY)
+        return bench.track_vs_baseline("reference", "cpu", TINY)
+
+    return ratio
+
+
+def test_the_duet_row_is_this_commit_over_the_baseline(tmp_path, duet):
+    """Against a baseline whose Adam does twice the work, this commit's reads faster (below
+    1); against an identical one, about 1. Wide bounds: a property of the ratio, not a time."""
+    same = nnconform_tree(tmp_path / "same")
+    planted = nnconform_tree(tmp_path / "planted")
+    with open(planted / "nnconform" / "reference" / "optimizers.py", "a") as module:
+        module.write(PLANTED_ADAM)
+    assert duet(planted) < 0.75
+    assert 0.8 < duet(same) < 1.25
+
+
+@pytest.mark.parametrize(("baseline", "listed"), [("", False), ("/some/tree", True)])
+def test_the_duet_rows_are_listed_only_with_a_baseline(baseline, listed):
+    """asv's discovery leaves out a benchmark that ``skip_benchmark_if`` marks: without
+    NNCONFORM_ASV_BASELINE the duet rows are not listed (as cuda's are not without a GPU)."""
+    env = {**os.environ, "NNCONFORM_ASV_BASELINE": baseline}
+    probe = "from benchmarks.bench_optimizers import AdamStep as A; "
+    probe += "print(getattr(A.track_vs_baseline, 'skip_benchmark', False))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    if importlib.util.find_spec("asv_runner") is None:
+        pytest.skip("skip_benchmark_if is asv_runner's")
+    assert out.stdout.strip() == str(not listed)
 
 
 def test_stream_tracks_seconds_per_gigabyte():
@@ -197,6 +274,9 @@ def test_extra_targets_come_from_the_environment(monkeypatch):
 def test_time_runs_over_the_sweep_and_the_figures_at_its_largest_size():
     for cls in KERNEL_CLASSES:
         sweep = list(kernels.default_sizes(cls.kernel))
+        limit = common.reference_limit(cls.kernel)
+        duet = [["reference"], common.DEVICES, [size for size in sweep if size <= limit]]
+        assert cls.track_vs_baseline.params == duet, cls.__name__
         grid = [common.targets(cls.kernel), common.DEVICES, sweep[:-1]]
         assert cls.params == grid, cls.__name__
         for name in methods(cls):
