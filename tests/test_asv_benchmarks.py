@@ -233,6 +233,21 @@ def test_the_duet_row_is_this_commit_over_the_baseline(tmp_path, duet):
     assert 0.8 < duet(same) < 1.25
 
 
+def test_a_commit_that_cannot_time_the_baseline_skips_its_duet_rows(tmp_path, duet, monkeypatch):
+    """A commit from before another version's Target loaded as its own finds no Adam in the
+    baseline's target (Unsupported): its duet rows are skipped (asv's n/a), not failed."""
+    prepare = registry.prepare
+
+    def older(kernel, implementation, *args, **kwargs):
+        if implementation == common.baseline_spec():
+            raise kernels.Unsupported("target baseline has no adam_init")
+        return prepare(kernel, implementation, *args, **kwargs)
+
+    monkeypatch.setattr(registry, "prepare", older)
+    with pytest.raises(NotImplementedError, match=r"the baseline's reference: .* no adam_init"):
+        duet(nnconform_tree(tmp_path / "main"))
+
+
 @pytest.mark.parametrize(("baseline", "listed"), [("", False), ("/some/tree", True)])
 def test_the_duet_rows_are_listed_only_with_a_baseline(baseline, listed):
     """asv's discovery leaves out a benchmark that ``skip_benchmark_if`` marks: without
