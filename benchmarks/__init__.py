@@ -11,17 +11,23 @@ Run them with asv from the repository root (asv.conf.json):
 
     asv run --python=same --quick            # this environment, each benchmark once; add
                                              # --set-commit-hash $(git rev-parse HEAD) to save
+    NNCONFORM_ASV_BASELINE=/abs/tree asv continuous --factor 1.05 main HEAD -b track_vs_baseline
+                                             # the gate: each commit's reference against one
+                                             # baseline version, in one process (the duet rows)
     asv continuous --interleave-rounds --factor 1.05 main HEAD -b "time_\w+\('reference'"
-                                             # two commits, each in its own virtualenv, their
-                                             # rounds alternating; the rows a commit changes
+                                             # the times: two commits, their rounds alternating
 
-Only ``time_`` results carry samples, from which asv judges whether a change is significant;
-``track_`` figures (s/GB, s/GFLOP, s/epoch) and ``peakmem_`` are single numbers that asv compares
-by ``--factor`` alone, so gate on ``-b time_`` and read the others as the graphs' derived units.
-asv's ``-b`` matches ``name(param, ...)``, so ``-b "time_\w+\('reference'"`` selects the
-reference's rows (add your targets' names to the group): the torch, JAX and Keras rows are
-pinned libraries, controls that a commit here does not change, and their speed moves by
-±10 to 20 % from one process to the next (README: "Benchmarks across commits").
+The gate is the duet rows, ``track_vs_baseline`` (``KernelBenchmark.ratio_to_baseline``): the
+commit's reference timed interleaved with a baseline version's in one process, so that the
+machine's drift cancels in their quotient; listed only when NNCONFORM_ASV_BASELINE names the
+baseline's tree. ``time_`` rows carry samples, from which asv judges whether a change is
+significant, but their rounds are a minute apart and the machine drifts between them (README:
+"Benchmarks across commits"); the other ``track_`` figures (s/GB, s/GFLOP, s/epoch) and
+``peakmem_`` are single numbers, the graphs' derived units. asv's ``-b`` matches
+``name(param, ...)``, so ``-b "time_\w+\('reference'"`` selects the reference's rows (add
+your targets' names to the group): the torch, JAX and Keras rows are pinned libraries,
+controls that a commit here does not change, and their speed moves by ±10 to 20 % from one
+process to the next.
 
 Environment variables, read when asv discovers the benchmarks and again in every benchmark
 process (so set them for the whole asv command):
@@ -32,4 +38,7 @@ process (so set them for the whole asv command):
                               (``nnconform.checks.perf``)
     NNCONFORM_BENCH_DEVICES   the devices of the grid, comma-separated (default: cpu, and cuda
                               where a GPU driver is present)
+    NNCONFORM_ASV_BASELINE    an absolute path to a tree that holds the baseline's nnconform
+                              as pip installs it (``pip install --no-deps --target PATH
+                              CHECKOUT``): lists the duet rows
 """

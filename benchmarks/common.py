@@ -171,6 +171,7 @@ if UNDER_ASV and not DISCOVERING:
     _under_asv()
 
 __all__ = [
+    "BASELINE",
     "DEVICES",
     "KernelBenchmark",
     "duet_parameters",
@@ -274,9 +275,10 @@ class KernelBenchmark:
     kernel: str = ""
     param_names: ClassVar[list[str]] = ["target", "device", "size"]
 
-    # Tuned for `asv continuous --interleave-rounds --factor 1.05`, whose goal is to flag a
-    # 10 % slowdown at 2**18 elements and above and no unchanged row (README: "Benchmarks
-    # across commits" says how far it gets).
+    # The time_ rows, tuned for `asv continuous --interleave-rounds --factor 1.05`, whose goal
+    # is to flag a 10 % slowdown at 2**18 elements and above and no unchanged row (README:
+    # "Benchmarks across commits" says how far they get; the duet rows, ``ratio_to_baseline``,
+    # reach it).
     # asv flags a change when the two commits' medians differ by --factor and a Mann-Whitney
     # U test on their samples gives p < 0.002 (asv._stats.is_different). The test treats the
     # samples as independent; so they must be, or a commit's median moves with what they
@@ -292,7 +294,8 @@ class KernelBenchmark:
     # asv_runner before 0.3 runs setup once a sample too, then as many calls as fill
     # sample_time. --quick ignores all of this (one call each). What no setting here
     # removes is the machine's drift between rounds, a minute apart (±10 % on that VM): it
-    # still moves a commit's median by about --factor at times (README).
+    # still moves a commit's median by about --factor at times (README), which is why the
+    # gate is the duet rows.
     repeat = (20, 40, 20.0)
     sample_time = 0.02
     warmup_time = 0.0

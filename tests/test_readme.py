@@ -62,6 +62,9 @@ EXCUSED = {
     "asv publish ": "publishes results of asv runs, which are not made here; `asv preview` "
     "serves the site until interrupted",
     "rsync ": "copies results from other machines",
+    "git worktree add ": "checks out the baseline commit of the asv gate beside this one",
+    "export NNCONFORM_ASV_BASELINE=": "names the baseline of the asv gate, whose `asv continuous` "
+    "is not run here; tests/test_asv_benchmarks.py times the duet rows against a baseline tree",
 }
 CUDA = "needs a CUDA device"
 JAX = (
