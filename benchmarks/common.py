@@ -54,6 +54,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from typing import ClassVar
 
 import numpy as np
@@ -204,9 +205,18 @@ TRACK_REPEATS = 3
 # The untimed calls that end each preparation (``KernelBenchmark.setup``).
 WARM_CALLS = 3
 # The duet rows (``KernelBenchmark.ratio_to_baseline``): blocks of one sample of each version,
-# split between preparations (layouts) of both.
-DUET_REPEATS = 40
+# split between preparations (layouts) of both. Short samples, many blocks: the two samples
+# of a block are then a millisecond or two apart, and a neighbour's noise that changes faster
+# than a block of 10 ms samples (``nnconform bench``'s default) still falls on both. On this
+# project's 2-core VM, with a second process streaming a numpy triad over 64 MiB arrays, eight
+# duet rows of SGD with momentum at 2**18 spread by 1.2 % (standard deviation) with 40 blocks
+# of 10 ms samples and by 0.5 % with 200 of 1 ms, in two thirds of the time. As many blocks as
+# fill DUET_SECONDS of samples, within DUET_BLOCKS: a kernel whose call takes 80 ms (conv2d at
+# a batch of 16) gets the fewest.
+DUET_BLOCKS = (48, 240)
+DUET_SECONDS = 1.2
 DUET_LAYOUTS = 8
+DUET_MIN_SAMPLE_TIME = 0.001
 
 
 def extra_targets() -> list[str]:
@@ -355,8 +365,9 @@ class KernelBenchmark:
 
     def ratio_to_baseline(self) -> float:
         """This commit's reference over the baseline's (BASELINE), timed side by side in this
-        process, interleaved: DUET_REPEATS blocks, a sample of each version per block in a
-        random order, in DUET_LAYOUTS preparations of both (``harness.measure_interleaved``,
+        process, interleaved: blocks of a sample of each version in a random order (samples
+        of DUET_MIN_SAMPLE_TIME or more; as many blocks as DUET_SECONDS and DUET_BLOCKS
+        allow), in DUET_LAYOUTS preparations of both (``harness.measure_interleaved``,
         as ``nnconform bench`` times them); the Hodges-Lehmann estimate over the layouts
         (``ratios.compare``). Above 1 is slower than the baseline.
 
@@ -376,9 +387,17 @@ class KernelBenchmark:
             baseline = prepare(baseline_spec())
         except kernels.Unsupported as error:
             raise SkipNotImplemented(f"the baseline's reference: {error}") from None
+        calls = []
+        for _ in range(3):  # the commit's call, to size the blocks: the shortest of three
+            start = time.perf_counter()
+            self.call()
+            calls.append(time.perf_counter() - start)
+        sample = max(min(calls), DUET_MIN_SAMPLE_TIME)
+        fewest, most = DUET_BLOCKS
         outcome = harness.measure_interleaved(
             [self.prepared, baseline],
-            repeats=DUET_REPEATS,
+            repeats=min(max(round(DUET_SECONDS / (2 * sample)), fewest), most),
+            min_sample_time=DUET_MIN_SAMPLE_TIME,
             layouts=DUET_LAYOUTS,
             rng=np.random.default_rng(),
             prepare_again=lambda p: prepare(p.implementation),

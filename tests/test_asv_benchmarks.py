@@ -210,7 +210,7 @@ def duet(monkeypatch):
     blocks than asv's (12 in 6 layouts: a tenth of a second at this size)."""
     from benchmarks.bench_optimizers import AdamStep
 
-    monkeypatch.setattr(common, "DUET_REPEATS", 12)
+    monkeypatch.setattr(common, "DUET_BLOCKS", (12, 12))
     monkeypatch.setattr(common, "DUET_LAYOUTS", 6)
 
     def ratio(baseline: Path) -> float:
