@@ -118,7 +118,9 @@ def _steady_allocator() -> None:
     mmap (M_MMAP_MAX 0) and no trimming (M_TRIM_THRESHOLD 2 GiB) it took 0.85 to 0.94 ms in
     every process: the kernel's own cost, which is what a commit changes (PyTorch's CPU
     performance guide recommends a caching allocator, jemalloc or tcmalloc, for the same
-    reason). Elsewhere than glibc this does nothing."""
+    reason). Elsewhere than glibc this does nothing. ``nnconform bench`` does the same
+    (``harness.keep_freed_memory``); the suite keeps its own, so that every commit it times,
+    older ones included, is timed in one kind of process."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (AttributeError, OSError):

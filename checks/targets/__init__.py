@@ -207,7 +207,7 @@ def _as_target(obj: Any, *, name: str, device: str) -> Target:
         return obj
     if type(obj).__name__ == Target.__name__ and is_dataclass(obj):
         shared = [f.name for f in fields(Target) if hasattr(obj, f.name)]
-        return Target(**{name: getattr(obj, name) for name in shared})
+        return Target(**{field_name: getattr(obj, field_name) for field_name in shared})
     return wrap(obj, name=name, device=device)
 
 
