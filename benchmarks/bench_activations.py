@@ -1,13 +1,6 @@
 """Activations: forward passes, elementwise (GELU) and along rows (softmax)."""
 
-from .common import (
-    BASELINE,
-    KernelBenchmark,
-    duet_parameters,
-    figure_parameters,
-    parameters,
-    skip_benchmark_if,
-)
+from .common import KernelBenchmark, duet_row, figure_parameters, parameters
 
 
 class GELU(KernelBenchmark):
@@ -20,12 +13,7 @@ class GELU(KernelBenchmark):
     def time_gelu(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_gelu(self, target, device, size):
         self.call()
@@ -48,12 +36,7 @@ class Softmax(KernelBenchmark):
     def time_softmax(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_softmax(self, target, device, size):
         self.call()

@@ -4,14 +4,7 @@ Compute-bound (144 multiply-adds per input element in each of the three passes),
 beside the time is ``track_seconds_per_gflop``, the inverse of the achieved FLOP/s.
 """
 
-from .common import (
-    BASELINE,
-    KernelBenchmark,
-    duet_parameters,
-    figure_parameters,
-    parameters,
-    skip_benchmark_if,
-)
+from .common import KernelBenchmark, duet_row, figure_parameters, parameters
 
 
 class Conv2d(KernelBenchmark):
@@ -23,12 +16,7 @@ class Conv2d(KernelBenchmark):
     def time_conv2d(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_conv2d(self, target, device, size):
         self.call()

@@ -1,13 +1,6 @@
 """Losses: softmax cross-entropy forward and backward, the mean over N."""
 
-from .common import (
-    BASELINE,
-    KernelBenchmark,
-    duet_parameters,
-    figure_parameters,
-    parameters,
-    skip_benchmark_if,
-)
+from .common import KernelBenchmark, duet_row, figure_parameters, parameters
 
 
 class CrossEntropy(KernelBenchmark):
@@ -19,12 +12,7 @@ class CrossEntropy(KernelBenchmark):
     def time_cross_entropy(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_cross_entropy(self, target, device, size):
         self.call()

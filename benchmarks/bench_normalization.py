@@ -5,14 +5,7 @@ Memory-bound: read x, write y; read dy and x, write dx (20 B per element in floa
 (N, 64, 16, 16), whose statistics reduce over N, H and W.
 """
 
-from .common import (
-    BASELINE,
-    KernelBenchmark,
-    duet_parameters,
-    figure_parameters,
-    parameters,
-    skip_benchmark_if,
-)
+from .common import KernelBenchmark, duet_row, figure_parameters, parameters
 
 
 class BatchNorm2d(KernelBenchmark):
@@ -24,12 +17,7 @@ class BatchNorm2d(KernelBenchmark):
     def time_batch_norm_2d(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_batch_norm_2d(self, target, device, size):
         self.call()
@@ -52,12 +40,7 @@ class BatchNorm4d(KernelBenchmark):
     def time_batch_norm_4d(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_batch_norm_4d(self, target, device, size):
         self.call()

@@ -8,14 +8,7 @@ torch-fused (``fused=True``), where this torch has them, JAX's optax step, jit-c
 and Keras's keras.optimizers step on its torch backend.
 """
 
-from .common import (
-    BASELINE,
-    KernelBenchmark,
-    duet_parameters,
-    figure_parameters,
-    parameters,
-    skip_benchmark_if,
-)
+from .common import KernelBenchmark, duet_row, figure_parameters, parameters
 
 
 class AdamStep(KernelBenchmark):
@@ -27,12 +20,7 @@ class AdamStep(KernelBenchmark):
     def time_adam(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_adam(self, target, device, size):
         self.call()
@@ -55,12 +43,7 @@ class SGDMomentumStep(KernelBenchmark):
     def time_sgd_momentum(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_sgd_momentum(self, target, device, size):
         self.call()
@@ -83,12 +66,7 @@ class RMSPropStep(KernelBenchmark):
     def time_rmsprop(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_rmsprop(self, target, device, size):
         self.call()
@@ -111,12 +89,7 @@ class AdaGradStep(KernelBenchmark):
     def time_adagrad(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_adagrad(self, target, device, size):
         self.call()

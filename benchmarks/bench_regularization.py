@@ -1,13 +1,6 @@
 """Regularisation: dropout in training, a new mask drawn in every call."""
 
-from .common import (
-    BASELINE,
-    KernelBenchmark,
-    duet_parameters,
-    figure_parameters,
-    parameters,
-    skip_benchmark_if,
-)
+from .common import KernelBenchmark, duet_row, figure_parameters, parameters
 
 
 class Dropout(KernelBenchmark):
@@ -20,12 +13,7 @@ class Dropout(KernelBenchmark):
     def time_dropout(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_dropout(self, target, device, size):
         self.call()

@@ -6,14 +6,7 @@ step's time into what a user waits for, a pass over 60000 examples (ceil(60000 /
 the whole sweep of batches.
 """
 
-from .common import (
-    BASELINE,
-    KernelBenchmark,
-    duet_parameters,
-    figure_parameters,
-    parameters,
-    skip_benchmark_if,
-)
+from .common import KernelBenchmark, duet_row, figure_parameters, parameters
 
 
 class MLPStep(KernelBenchmark):
@@ -25,12 +18,7 @@ class MLPStep(KernelBenchmark):
     def time_mlp_step(self, target, device, size):
         self.call()
 
-    @skip_benchmark_if(not BASELINE)
-    def track_vs_baseline(self, target, device, size):
-        return self.ratio_to_baseline()
-
-    track_vs_baseline.unit = "× baseline"
-    track_vs_baseline.params = duet_parameters(kernel)
+    track_vs_baseline = duet_row(kernel)
 
     def peakmem_mlp_step(self, target, device, size):
         self.call()

@@ -178,9 +178,9 @@ __all__ = [
     "DEVICES",
     "KernelBenchmark",
     "duet_parameters",
+    "duet_row",
     "figure_parameters",
     "parameters",
-    "skip_benchmark_if",
     "targets",
 ]
 
@@ -273,6 +273,20 @@ def duet_parameters(kernel: str) -> list[list]:
     """``params`` of the duet rows: the reference, at the sizes it is timed at."""
     limit = reference_limit(kernel) if kernels else 2**16
     return [["reference"], DEVICES, [size for size in sizes(kernel) if size <= limit]]
+
+
+def duet_row(kernel: str):
+    """A kernel class's duet row, ``track_vs_baseline = duet_row(kernel)``: the commit's
+    reference over the baseline's (``KernelBenchmark.ratio_to_baseline``), listed only when
+    NNCONFORM_ASV_BASELINE names the baseline."""
+
+    @skip_benchmark_if(not BASELINE)
+    def track_vs_baseline(self, target, device, size):
+        return self.ratio_to_baseline()
+
+    track_vs_baseline.unit = "× baseline"
+    track_vs_baseline.params = duet_parameters(kernel)
+    return track_vs_baseline
 
 
 class KernelBenchmark:
