@@ -210,6 +210,29 @@ def test_an_implementation_asked_for_but_unsupported_is_recorded_with_its_reason
     assert foreach["status"] == "ok" and foreach["ratio"] == 1.0  # the baseline, first target
 
 
+def test_each_group_is_timed_like_for_like_with_the_baseline_where_it_runs(tmp_path, monkeypatch):
+    """The harness gives the baseline's calls per sample to an implementation calibrated within
+    one doubling of it (tests/test_perf_interleave.py): the command names the baseline to it
+    wherever the baseline was prepared, and no one where it was not."""
+    pytest.importorskip("torch")
+    from nnconform.checks.perf import harness
+
+    named, measure_interleaved = [], harness.measure_interleaved
+
+    def spy(prepared, **settings):
+        named.append(({p.implementation for p in prepared}, settings["baseline"]))
+        return measure_interleaved(prepared, **settings)
+
+    monkeypatch.setattr(harness, "measure_interleaved", spy)
+    status = main(["bench", "--target", "torch-foreach", "--target", "torch-fused",
+                   "--baseline", "torch-fused", "--kernel", "adam", "--kernel", "rmsprop",
+                   "--size", "1024", *FAST, "--stream-elements", "0", "--quiet",
+                   "--json", str(tmp_path / "bench.json")])  # fmt: skip
+    assert status == 0
+    # fused Adam runs on the cpu, fused RMSprop does not (torch.optim has no fused RMSprop)
+    assert named == [({"torch-foreach", "torch-fused"}, "torch-fused"), ({"torch-foreach"}, None)]
+
+
 def test_clock_cpu_times_the_samples_on_the_cpu_clock(tmp_path, monkeypatch):
     ticks = iter(range(10**6))  # a fake CPU clock: one second more at every reading
     monkeypatch.setitem(bench.CLOCKS, "cpu", lambda: float(next(ticks)))

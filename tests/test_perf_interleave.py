@@ -25,11 +25,15 @@ class FakeMachine:
     """A clock that only the fake kernels advance: each call costs its implementation's base
     time × the machine's current slowness × a little noise from a fixed-seed generator."""
 
-    def __init__(self, seed: int = 0, noise: float = 0.02, drift: bool = False):
+    def __init__(
+        self, seed: int = 0, noise: float = 0.02, drift: bool = False, neighbour: float = 0.0
+    ):
         self.now = 0.0
         self.calls: list[str] = []
         self.rng = np.random.default_rng(seed)
         self.noise, self.drift = noise, drift
+        # seconds a call pays when another implementation ran just before it: its data evicted
+        self.neighbour = neighbour
 
     def clock(self) -> float:
         return self.now
@@ -39,6 +43,8 @@ class FakeMachine:
             self.calls.append(name)
             if fail_after is not None and self.calls.count(name) > fail_after:
                 raise RuntimeError(f"{name} broke")
+            if len(self.calls) > 1 and self.calls[-2] != name:
+                self.now += self.neighbour
             # a slow drift of the whole machine by up to 2x over the run: shared by everyone
             slowness = 1.0 + (math.sin(len(self.calls) / 50.0) + 1.0) / 2.0 if self.drift else 1.0
             self.now += seconds * slowness * math.exp(self.noise * self.rng.standard_normal())
@@ -95,6 +101,50 @@ def test_implementations_must_be_distinct():
     machine = FakeMachine()
     with pytest.raises(ValueError, match="distinct"):
         interleave(machine, [machine.kernel("a", 1e-3), machine.kernel("a", 1e-3)])
+
+
+# --- calls per sample ---------------------------------------------------------------------
+
+
+def numbers(baseline: str | None, costs: dict[str, float], min_sample_time: float, **machine):
+    """The calls per sample each implementation was timed with, and the ratios of the others
+    to "a", when "a" is (or no one is) the baseline."""
+    fake = FakeMachine(noise=0.0, **machine)
+    outcome = measure_interleaved(
+        [fake.kernel(n, t) for n, t in costs.items()], warmup=1, repeats=12,
+        min_sample_time=min_sample_time, rng=np.random.default_rng(0), clock=fake.clock,
+        baseline=baseline,
+    )  # fmt: skip
+    ratio = {n: ratios.compare(*outcome.paired(n, "a")) for n in costs if n != "a"}
+    return {n: m.number for n, m in outcome.measurements.items()}, ratio
+
+
+def test_an_implementation_calibrated_one_doubling_from_the_baseline_takes_its_number():
+    # a: 1 ms calls, 4 per 3.5 ms sample; b (0.6 ms) calibrates to 8, c (0.2 ms) to 32
+    costs = {"a": 1e-3, "b": 0.6e-3, "c": 0.2e-3}
+    assert numbers(None, costs, 3.5e-3)[0] == {"a": 4, "b": 8, "c": 32}
+    assert numbers("a", costs, 3.5e-3)[0] == {"a": 4, "b": 4, "c": 32}
+    # and one doubling the other way: a (1.5 ms) calibrates to 4, the baseline e (2 ms) to 2
+    assert numbers("e", {"a": 1.5e-3, "e": 2e-3}, 3.5e-3)[0] == {"a": 2, "e": 2}
+
+
+def test_twins_calibrated_a_doubling_apart_are_compared_like_for_like():
+    """Two implementations 1 % apart whose calls last about min_sample_time / 2: one
+    calibrates to 2 calls per sample, the other to 4. When a call after the other's pays half
+    a call more (its data evicted), the one with 4 spreads that thinner and reads 11 % faster,
+    a false alarm; timed with the baseline's number, the two read 1 % apart, as they are."""
+    costs, machine = {"a": 1e-3, "b": 0.99e-3}, {"neighbour": 0.5e-3}
+    calibrated, apart = numbers(None, costs, 1.995e-3, **machine)
+    assert calibrated == {"a": 2, "b": 4} and apart["b"].verdict == "faster"
+    assert apart["b"].ratio == pytest.approx(0.89, abs=0.01)
+    shared, alike = numbers("a", costs, 1.995e-3, **machine)
+    assert shared == {"a": 2, "b": 2} and alike["b"].ratio == pytest.approx(0.99, abs=0.003)
+
+
+def test_the_baseline_must_be_one_of_the_implementations():
+    machine = FakeMachine()
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        measure_interleaved([machine.kernel("a", 1e-3)], repeats=3, baseline="b")
 
 
 # --- the interval --------------------------------------------------------------------------

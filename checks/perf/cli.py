@@ -399,6 +399,7 @@ def _measure_group(group: list[dict], args: argparse.Namespace, rng) -> None:
         except Exception as error:  # a target's bug is a result, not a crash of the run
             record.update(status="error", reason=_one_line(f"{type(error).__name__}: {error}"))
     records = {r["implementation"]: r for r in group}
+    timed = {p.implementation for p in prepared}
 
     def prepare_again(p: Prepared) -> Prepared:
         return _prepare(records[p.implementation], args.seed)
@@ -408,6 +409,7 @@ def _measure_group(group: list[dict], args: argparse.Namespace, rng) -> None:
             prepared, warmup=args.warmup, repeats=args.repeats,
             min_sample_time=args.min_sample_time, rng=rng, clock=CLOCKS[args.clock],
             layouts=args.layouts, prepare_again=prepare_again,
+            baseline=args.baseline if args.baseline in timed else None,
         )  # fmt: skip
     finally:
         prepared = None

@@ -36,6 +36,16 @@ the ratio on an idle machine when one of them suffers more from it (a multithrea
 loses more cores to a busy neighbour than a single-threaded one). Blocks are sequential, not
 simultaneous: noise faster than a block is not cancelled, only averaged.
 
+Calls per sample, interleaved. That first call's cost is a bias, not noise, between two
+implementations timed with different ``number``s: the one with more calls per sample spreads
+it thinner. Two implementations of about the same speed calibrate to the same ``number``, or,
+when their calls last about ``min_sample_time`` over a power of two, to adjacent doublings by
+chance. So an implementation calibrated within one doubling of the ``baseline``'s takes the
+baseline's ``number`` and is compared with it like for like. Without this, the reference's SGD
+with momentum at 2**18 elements, timed against an identical copy in samples of 1 ms, read
+0.87 or 1.13 in the one process in ten where the two calibrated to 2 and 4 calls (every
+preparation of that process alike), and 0.985 to 1.015 elsewhere (this project's 2-core VM).
+
 The median and the quartiles (numpy's linear percentile) summarise each implementation's
 samples: the median resists the occasional slow sample an interrupt or another process
 causes, where the mean would not; a spread (IQR) above 10 % of the median flags the
@@ -209,6 +219,20 @@ def _warm_and_calibrate(
     return number
 
 
+def _like_the_baseline(numbers: dict[str, int], baseline: str | None) -> dict[str, int]:
+    """The calls per sample of every implementation, those within one doubling of the
+    baseline's (half, same, double) replaced by the baseline's (see the module docstring:
+    a sample's first call pays for its neighbour, and ``number`` sets how thin that is
+    spread). Calibrated numbers are powers of two, and one doubling apart is what chance
+    makes of two implementations whose calls last about the same. The replaced samples last
+    from half to four times ``min_sample_time``; two doublings or more away, each keeps its
+    own."""
+    if baseline not in numbers:  # none named, or the baseline failed its calibration
+        return numbers
+    own = numbers[baseline]
+    return {name: own if own / 2 <= n <= 2 * own else n for name, n in numbers.items()}
+
+
 def measure(
     prepared: Prepared,
     *,
@@ -253,10 +277,13 @@ def measure_interleaved(
     clock: Callable[[], float] = time.perf_counter,
     layouts: int = 1,
     prepare_again: Callable[[Prepared], Prepared] | None = None,
+    baseline: str | None = None,
 ) -> Interleaved:
     """Time several implementations of one kernel and size in interleaved blocks (see the
     module docstring). An implementation whose calls raise is recorded in ``errors`` and
     leaves; the others go on. ``rng`` draws each block's order (default_rng(0) if None).
+    ``baseline`` names the implementation the others will be compared with: one calibrated
+    within one doubling of its calls per sample takes its number (``_like_the_baseline``).
 
     ``layouts`` > 1 splits the blocks into that many runs of consecutive blocks, and before
     each run but the first prepares every implementation again (``prepare_again``, given its
@@ -278,6 +305,8 @@ def measure_interleaved(
     names = [p.implementation for p in prepared]
     if len(set(names)) != len(names):
         raise ValueError(f"implementations must be distinct, got {names}")
+    if baseline is not None and baseline not in names:
+        raise ValueError(f"baseline must be one of the implementations {names}, got {baseline!r}")
     prepared = prepared if isinstance(prepared, list) else list(prepared)  # replaced in place
     rng = np.random.default_rng(0) if rng is None else rng
     outcome = Interleaved()
@@ -303,6 +332,7 @@ def measure_interleaved(
             )
         except Exception as error:  # a target's bug is a result, not a crash of the run
             leave(p.implementation, error)
+    numbers = _like_the_baseline(numbers, baseline)
     for layout, blocks in enumerate(np.array_split(np.arange(repeats), layouts)):
         if layout:
             for name in in_random_order():
