@@ -42,9 +42,11 @@ it thinner. Two implementations of about the same speed calibrate to the same ``
 when their calls last about ``min_sample_time`` over a power of two, to adjacent doublings by
 chance. So an implementation calibrated within one doubling of the ``baseline``'s takes the
 baseline's ``number`` and is compared with it like for like. Without this, the reference's SGD
-with momentum at 2**18 elements, timed against an identical copy in samples of 1 ms, read
-0.87 or 1.13 in the one process in ten where the two calibrated to 2 and 4 calls (every
-preparation of that process alike), and 0.985 to 1.015 elsewhere (this project's 2-core VM).
+with momentum at 2**18 elements, timed against an identical copy in samples of 1 ms (the asv
+duet rows), read 0.87 to 1.17 in 8 processes of 100, every preparation of the process alike:
+where it was recorded, exactly the processes in which the two calibrated to 2 and 4 calls.
+Timed with the baseline's number, 40 processes of 40 read 0.983 to 1.029 (this project's
+2-core VM).
 
 The median and the quartiles (numpy's linear percentile) summarise each implementation's
 samples: the median resists the occasional slow sample an interrupt or another process
