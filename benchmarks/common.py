@@ -386,8 +386,9 @@ class KernelBenchmark:
     def ratio_to_baseline(self) -> float:
         """This commit's reference over the baseline's (BASELINE), timed side by side in this
         process, interleaved: blocks of a sample of each version in a random order (samples
-        of DUET_MIN_SAMPLE_TIME or more; as many blocks as DUET_SECONDS and DUET_BLOCKS
-        allow), in DUET_LAYOUTS preparations of both (``harness.measure_interleaved``,
+        of DUET_MIN_SAMPLE_TIME or more, as many calls in each version's as in the baseline's;
+        as many blocks as DUET_SECONDS and DUET_BLOCKS allow), in DUET_LAYOUTS preparations
+        of both (``harness.measure_interleaved``,
         as ``nnconform bench`` times them); the Hodges-Lehmann estimate over the layouts
         (``ratios.compare``). Above 1 is slower than the baseline.
 
@@ -413,8 +414,8 @@ class KernelBenchmark:
             self.call()
             calls.append(time.perf_counter() - start)
         sample = max(min(calls), DUET_MIN_SAMPLE_TIME)
-        # both versions timed with the baseline's calls per sample (``harness._like_the_baseline``;
-        # a commit from before that calibrates each on its own)
+        # both versions with the baseline's calls per sample (``harness._like_the_baseline``);
+        # a commit from before that calibrates each on its own
         shared = "baseline" in inspect.signature(harness.measure_interleaved).parameters
         like_for_like = {"baseline": baseline_spec()} if shared else {}
         fewest, most = DUET_BLOCKS
