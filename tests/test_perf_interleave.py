@@ -1,7 +1,8 @@
 """Interleaved measurement and its ratios: the order of each block is random and complete, the
 Hodges–Lehmann interval is the exact one (it inverts scipy's exact Wilcoxon signed-rank test),
-a planted 50 % slowdown is called slower and A against A the same, and CUDA events time a
-sample when asked. Fake clocks and fixed samples throughout: nothing here measures a time.
+a planted 50 % slowdown is called slower and A against A the same, twins are timed with as many
+calls per sample as their baseline, and CUDA events time a sample when asked. Fake clocks
+and fixed samples throughout: nothing here measures a time.
 """
 
 from __future__ import annotations
