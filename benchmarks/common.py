@@ -388,9 +388,9 @@ class KernelBenchmark:
         process, interleaved: blocks of a sample of each version in a random order (samples
         of DUET_MIN_SAMPLE_TIME or more, as many calls in each version's as in the baseline's;
         as many blocks as DUET_SECONDS and DUET_BLOCKS allow), in DUET_LAYOUTS preparations
-        of both (``harness.measure_interleaved``,
-        as ``nnconform bench`` times them); the Hodges-Lehmann estimate over the layouts
-        (``ratios.compare``). Above 1 is slower than the baseline.
+        of both (``harness.measure_interleaved``, as ``nnconform bench`` times them); the
+        Hodges-Lehmann estimate over the layouts (``ratios.compare``). Above 1 is slower
+        than the baseline.
 
         A duet (Bulej et al., ICPE 2020): whatever the machine does over seconds, which moves
         a ``time_`` row by 5 to 10 % between rounds on this project's 2-core VM, falls on both
@@ -400,12 +400,13 @@ class KernelBenchmark:
         if ratios is None or not hasattr(harness, "measure_interleaved"):
             raise SkipNotImplemented("this commit's nnconform times no versions side by side")
         k, size, device = self.kernel, self.prepared.size, self.prepared.device
+        spec = baseline_spec()
 
         def prepare(implementation: str):
             return registry.prepare(k, implementation, size, device, seed=0)
 
         try:  # a commit from before another version's Target loaded as its own cannot
-            baseline = prepare(baseline_spec())
+            baseline = prepare(spec)
         except kernels.Unsupported as error:
             raise SkipNotImplemented(f"the baseline's reference: {error}") from None
         calls = []
@@ -417,7 +418,7 @@ class KernelBenchmark:
         # both versions with the baseline's calls per sample (``harness._like_the_baseline``);
         # a commit from before that calibrates each on its own
         shared = "baseline" in inspect.signature(harness.measure_interleaved).parameters
-        like_for_like = {"baseline": baseline_spec()} if shared else {}
+        like_for_like = {"baseline": spec} if shared else {}
         fewest, most = DUET_BLOCKS
         outcome = harness.measure_interleaved(
             [self.prepared, baseline],
@@ -430,5 +431,5 @@ class KernelBenchmark:
         )
         for error in outcome.errors.values():
             raise error
-        mine, theirs = outcome.paired(self.prepared.implementation, baseline_spec())
+        mine, theirs = outcome.paired(self.prepared.implementation, spec)
         return ratios.compare(mine, theirs, layouts=outcome.layouts).ratio
